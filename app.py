@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""The CDK app: reads the settings, composes the four stacks, runs cdk-nag."""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App, Aspects, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.common import DropRedundantRoleDependencies
+from stacks.compute_stack import ComputeStack
+from stacks.data_stack import DataStack
+from stacks.network_stack import NetworkStack
+from stacks.queue_stack import QueueStack
+from stacks.settings import Settings, SettingsError
+
+
+def build_app(app: App) -> App:
+    """Compose the stacks on `app` (tests call this with their own context)."""
+    settings = Settings.from_context(app.node.try_get_context)
+    network = NetworkStack(app, settings.stack_name("Network"), settings=settings)
+    data = DataStack(app, settings.stack_name("Data"), settings=settings)
+    queue = QueueStack(app, settings.stack_name("Queue"), settings=settings)
+    ComputeStack(
+        app,
+        settings.stack_name("Compute"),
+        settings=settings,
+        network=network,
+        table=data.table,
+        queue=queue.queue,
+    )
+    # best practice to help identify resources (and their cost) in the console
+    Tags.of(app).add("project", settings.app_name)
+    Tags.of(app).add("stage", settings.stage)
+    Aspects.of(app).add(DropRedundantRoleDependencies())
+    # Every synth is checked; an unacknowledged finding fails it.
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def main() -> None:
+    app = App()
+    try:
+        build_app(app)
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Small helpers every stack uses the same way."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Acknowledgment, CfnResource, IAspect, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from stacks.settings import Settings
+
+# CloudWatch Logs takes only these retention periods (days -> CDK's enum).
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def stateful_removal(settings: Settings) -> RemovalPolicy:
+    """Stateful resources outlive their stack in prod and go away with it in dev."""
+    return RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY
+
+
+def log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
+    """A log group with the configured retention (never the default: keep forever)."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=_RETENTION[settings.log_retention_days],
+        removal_policy=stateful_removal(settings),
+    )
+
+
+def acknowledge(construct: Construct, rule: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on one construct, with the reason it stands.
+
+    `rule` is the id nag prints, e.g. `AwsSolutions-IAM5[Resource::*]`.
+    """
+    Validations.of(construct).acknowledge(
+        Acknowledgment(id=f"{rule.split('-', 1)[0]}::{rule}", reason=reason)
+    )
+
+
+@jsii.implements(IAspect)
+class DropRedundantRoleDependencies:
+    """Drop a function's `DependsOn` its own role: `Role: !GetAtt` already orders them.
+
+    CDK makes a function depend on its whole role construct (the role and its default
+    policy) and cfn-lint rightly reports the role half as redundant (W3005). The
+    policy dependency stays: nothing else orders the function after its policy.
+    """
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource) or node.cfn_resource_type != "AWS::Lambda::Function":
+            return
+        for dependency in node.obtain_dependencies():  # L1 dependencies (custom providers)
+            if (
+                isinstance(dependency, CfnResource)
+                and dependency.cfn_resource_type == "AWS::IAM::Role"
+            ):
+                node.remove_resource_dependency(dependency)
+        stack = Stack.of(node)  # L2 functions depend on their whole role construct
+        kept: list[str] = []
+        dropped = False
+        for construct in node.node.dependencies:
+            for resource in construct.node.find_all():
+                if not isinstance(resource, CfnResource) or Stack.of(resource) is not stack:
+                    continue  # other stacks are ordered by stack dependencies instead
+                if resource.cfn_resource_type == "AWS::IAM::Role":
+                    dropped = True
+                else:
+                    kept.append(stack.get_logical_id(resource))
+        if dropped:
+            node.add_override("DependsOn", sorted(set(kept)))

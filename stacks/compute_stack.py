@@ -1,0 +1,248 @@
+"""Compute: the ingest and process functions, the ALB in front, the queue mapping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.common import acknowledge, log_group
+from stacks.network_stack import HTTP_PORT, NetworkStack
+from stacks.settings import Settings
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+# The runtime and architecture, set once for every function and the shared layer.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.lambda_handler"
+API_PATH = "/lambda/api"
+# Byte-identical assets give identical hashes: keep interpreter caches out.
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "__init__.py"]
+NOT_FOUND_BODY = json.dumps({"error": {"code": "not_found", "message": "no route for this path"}})
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between the two functions; `ComputeStack._build_function` does the rest."""
+
+    name: str
+    asset: str
+    timeout_seconds: int
+    memory_mb: int
+    environment: dict[str, str]
+    statements: tuple[iam.PolicyStatement, ...]
+
+
+class ComputeStack(Stack):
+    """Ingest (ALB target) and process (SQS consumer), each with its own minimal role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        network: NetworkStack,
+        table: dynamodb.ITable,
+        queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id, stack_name=settings.stack_name("Compute"))
+        self._settings = settings
+        self._network = network
+        self._layers = self._build_layers()
+        self.ingest_function = self._build_function(
+            FunctionSpec(
+                name="ingest",
+                asset="ingest",
+                timeout_seconds=settings.ingest_timeout_seconds,
+                memory_mb=settings.ingest_memory_mb,
+                environment={"ORDERS_QUEUE_URL": queue.queue_url},
+                statements=(
+                    # SendMessageBatch is authorized by sqs:SendMessage too.
+                    iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
+                ),
+            )
+        )
+        self.process_function = self._build_function(
+            FunctionSpec(
+                name="process",
+                asset="process",
+                timeout_seconds=settings.process_timeout_seconds,
+                memory_mb=settings.process_memory_mb,
+                environment={"ORDERS_TABLE_NAME": table.table_name},
+                statements=(
+                    iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]),
+                    # What the event source mapping calls with this role, nothing more.
+                    iam.PolicyStatement(
+                        actions=[
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:GetQueueAttributes",
+                        ],
+                        resources=[queue.queue_arn],
+                    ),
+                ),
+            )
+        )
+        self.mapping = self._build_queue_mapping(queue)
+        self.load_balancer, self.listener = self._build_load_balancer()
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=f"http://{self.load_balancer.load_balancer_dns_name}{API_PATH}",
+            description="POST orders here",
+        )
+
+    def _build_layers(self) -> list[lambda_.ILayerVersion]:
+        shared = lambda_.LayerVersion(
+            self,
+            "SharedLayer",
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / "shared"), exclude=ASSET_EXCLUDES),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="orders_core: the order model and helpers both functions share",
+        )
+        # The AWS-published Powertools layer, pinned to the version the tests run
+        # (requirements-dev.txt) through its public, version-named SSM parameter: the
+        # ARN resolves at deploy time in the deploying region, synth needs no lookup.
+        powertools_arn = ssm.StringParameter.value_for_string_parameter(
+            self,
+            f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/"
+            f"{self._settings.powertools_version}",
+        )
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_arn
+        )
+        return [powertools, shared]
+
+    def _build_function(self, spec: FunctionSpec) -> lambda_.Function:
+        settings = self._settings
+        logs = log_group(self, f"{spec.name.title()}LogGroup", settings)
+        role = iam.Role(
+            self,
+            f"{spec.name.title()}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"orders {spec.name} function: only the calls it makes",
+            inline_policies={
+                "least-privilege": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[logs.log_group_arn],
+                        ),
+                        # Lambda creates the function's ENIs with the role; these EC2
+                        # actions do not support resource-level permissions.
+                        iam.PolicyStatement(
+                            actions=[
+                                "ec2:CreateNetworkInterface",
+                                "ec2:DescribeNetworkInterfaces",
+                                "ec2:DescribeSubnets",
+                                "ec2:DeleteNetworkInterface",
+                                "ec2:AssignPrivateIpAddresses",
+                                "ec2:UnassignPrivateIpAddresses",
+                            ],
+                            resources=["*"],
+                        ),
+                        *spec.statements,
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "only for actions without resource-level permissions: the VPC ENI actions "
+            "Lambda performs with the role, and X-Ray's PutTraceSegments/"
+            "PutTelemetryRecords (added by active tracing); every data action is on one ARN",
+        )
+        return lambda_.Function(
+            self,
+            f"{spec.name.title()}Function",
+            description=f"orders {spec.name}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / spec.asset), exclude=ASSET_EXCLUDES),
+            layers=self._layers,
+            role=role,
+            log_group=logs,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            vpc=self._network.vpc,
+            vpc_subnets=self._network.private_subnets,
+            security_groups=[self._network.lambda_security_group],
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                **spec.environment,
+                "POWERTOOLS_SERVICE_NAME": f"orders-{spec.name}",
+                "POWERTOOLS_METRICS_NAMESPACE": f"{settings.app_name}-{settings.stage}",
+                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            },
+        )
+
+    def _build_queue_mapping(self, queue: sqs.IQueue) -> lambda_.EventSourceMapping:
+        settings = self._settings
+        return lambda_.EventSourceMapping(
+            self,
+            "ProcessQueueMapping",
+            target=self.process_function,
+            event_source_arn=queue.queue_arn,
+            batch_size=settings.batch_size,
+            max_batching_window=Duration.seconds(settings.batching_window_seconds),
+            # One bad record must not make its batch-mates retry.
+            report_batch_item_failures=True,
+            max_concurrency=settings.max_concurrency,
+        )
+
+    def _build_load_balancer(
+        self,
+    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationListener]:
+        settings = self._settings
+        alb = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=self._network.vpc,
+            internet_facing=settings.alb_internet_facing,
+            vpc_subnets=(
+                self._network.public_subnets
+                if settings.alb_internet_facing
+                else self._network.private_subnets
+            ),
+            security_group=self._network.alb_security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=settings.is_prod,
+        )
+        acknowledge(
+            alb,
+            "AwsSolutions-ELB2",
+            "access logs need a region-bound stack for the ELB log-delivery principal; "
+            "these stacks stay environment-agnostic so synth needs no credentials",
+        )
+        listener = alb.add_listener(
+            "Http",
+            port=HTTP_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            # Ingress comes from the network stack's allowed CIDRs, not 0.0.0.0/0.
+            open=False,
+            default_action=elbv2.ListenerAction.fixed_response(
+                404, content_type="application/json", message_body=NOT_FOUND_BODY
+            ),
+        )
+        listener.add_targets(
+            "Ingest",
+            priority=10,
+            # ALB passes the full path: both the bare path and anything below it.
+            conditions=[elbv2.ListenerCondition.path_patterns([API_PATH, f"{API_PATH}/*"])],
+            targets=[elbv2_targets.LambdaTarget(self.ingest_function)],
+        )
+        return alb, listener

@@ -1,0 +1,33 @@
+"""Data: the orders table."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from stacks.common import stateful_removal
+from stacks.settings import Settings
+
+
+class DataStack(Stack):
+    """The orders table: one row per (order_id, item), latest accepted version."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+        super().__init__(scope, construct_id, stack_name=settings.stack_name("Data"))
+        self.table = dynamodb.Table(
+            self,
+            "OrdersTable",
+            partition_key=dynamodb.Attribute(name="order_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="item", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Stateful: a prod table outlives its stack and cannot be deleted by
+            # accident; a dev table goes away with `make destroy`.
+            removal_policy=stateful_removal(settings),
+            deletion_protection=settings.is_prod,
+        )
+        CfnOutput(self, "OrdersTableName", value=self.table.table_name)
