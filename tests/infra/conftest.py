@@ -1,0 +1,73 @@
+"""Synthesize the app in-process (no CLI, no credentials, no Docker) once per stage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from app import build_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cdk_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context, as the CLI would pass it, plus `-c`-style overrides."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {**context, **overrides}
+
+
+def synth(tmp_path: Path, **overrides: Any) -> App:
+    app = App(context=cdk_context(**overrides), outdir=str(tmp_path))
+    build_app(app)
+    app.synth()  # runs cdk-nag; raises on an unacknowledged finding
+    return app
+
+
+class Synthesized:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stacks = {
+            child.stack_name.rsplit("-", 1)[-1]: child
+            for child in app.node.children
+            if isinstance(child, Stack)
+        }
+        self._templates: dict[str, Template] = {}
+
+    def template(self, part: str) -> Template:
+        if part not in self._templates:
+            self._templates[part] = Template.from_stack(self.stacks[part])
+        return self._templates[part]
+
+    def json(self, part: str) -> dict[str, Any]:
+        return self.template(part).to_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return Synthesized(synth(tmp_path_factory.mktemp("dev")))
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return Synthesized(synth(tmp_path_factory.mktemp("prod"), stage="prod"))
+
+
+@pytest.fixture
+def synth_with(tmp_path: Path) -> Iterator[Callable[..., Synthesized]]:
+    return lambda **overrides: Synthesized(synth(tmp_path, **overrides))
+
+
+def resources(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == cfn_type}
+
+
+def only(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
+    found = list(resources(template, cfn_type).values())
+    assert len(found) == 1, f"expected one {cfn_type}, found {len(found)}"
+    return found[0]

@@ -1,0 +1,179 @@
+"""Compute stack: functions, roles with exact actions on exact ARNs, the ALB and the mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import Synthesized, only, resources
+
+
+def _functions(dev: Synthesized) -> dict[str, dict[str, Any]]:
+    """The two app functions by name (ingest/process)."""
+    found = {}
+    for function in resources(dev.json("Compute"), "AWS::Lambda::Function").values():
+        name = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        found[name.removeprefix("orders-")] = function["Properties"]
+    assert set(found) == {"ingest", "process"}
+    return found
+
+
+def _role_statements(dev: Synthesized, function: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement granted to a function's role: inline and attached policies."""
+    template = dev.json("Compute")
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role, "no AWS managed policies: only what is used"
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_runtime_architecture_handler_and_sizes(dev: Synthesized) -> None:
+    functions = _functions(dev)
+    for function in functions.values():
+        assert function["Runtime"] == "python3.14"
+        assert function["Architectures"] == ["arm64"]
+        assert function["Handler"] == "handler.lambda_handler"
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert len(function["VpcConfig"]["SubnetIds"]) == 2
+        assert len(function["VpcConfig"]["SecurityGroupIds"]) == 1
+        assert len(function["Layers"]) == 2
+        assert "LogGroup" in function["LoggingConfig"]
+    assert functions["ingest"]["Timeout"] == 10
+    assert functions["process"]["Timeout"] == 30
+    assert functions["ingest"]["MemorySize"] == 512
+
+
+def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> None:
+    functions = _functions(dev)
+    ingest_env = functions["ingest"]["Environment"]["Variables"]
+    process_env = functions["process"]["Environment"]["Variables"]
+    assert "Fn::ImportValue" in ingest_env["ORDERS_QUEUE_URL"]
+    assert "ORDERS_TABLE_NAME" not in ingest_env
+    assert "Fn::ImportValue" in process_env["ORDERS_TABLE_NAME"]
+    assert "ORDERS_QUEUE_URL" not in process_env
+    for env in (ingest_env, process_env):
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Orders-dev"
+
+
+def test_powertools_layer_comes_from_the_pinned_public_ssm_parameter(dev: Synthesized) -> None:
+    parameters = dev.json("Compute")["Parameters"]
+    defaults = [p["Default"] for p in parameters.values()]
+    assert "/aws/service/powertools/python/arm64/python3.14/3.37.0" in defaults
+
+
+def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized) -> None:
+    functions = _functions(dev)
+    expected = {
+        "ingest": {"sqs:SendMessage": "Queue"},
+        "process": {
+            "dynamodb:PutItem": "Data",
+            "sqs:ReceiveMessage": "Queue",
+            "sqs:DeleteMessage": "Queue",
+            "sqs:GetQueueAttributes": "Queue",
+        },
+    }
+    no_resource_level = {
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    for name, function in functions.items():
+        granted: dict[str, Any] = {}
+        for statement in _role_statements(dev, function):
+            assert statement["Effect"] == "Allow"
+            for action in _actions(statement):
+                assert "*" not in action, f"wildcard action {action} on {name}"
+                granted[action] = statement["Resource"]
+        data_actions = {
+            a: r for a, r in granted.items() if not a.startswith(("ec2:", "xray:", "logs:"))
+        }
+        assert set(data_actions) == set(expected[name])
+        for action, producer in expected[name].items():
+            # the exact ARN, imported from the stack that owns it
+            assert f"Orders-dev-{producer}:" in data_actions[action]["Fn::ImportValue"]
+        for action, resource in granted.items():
+            if resource == "*":
+                assert action in no_resource_level, f"{action} on * for {name}"
+        assert {a for a in granted if a.startswith("logs:")} == {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        }
+
+
+def test_log_groups_have_retention(dev: Synthesized) -> None:
+    groups = resources(dev.json("Compute"), "AWS::Logs::LogGroup").values()
+    assert len(groups) == 2
+    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
+
+
+def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> None:
+    mapping = only(dev.json("Compute"), "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    assert "Orders-dev-Queue:" in mapping["EventSourceArn"]["Fn::ImportValue"]
+
+
+def test_listener_rule_forwards_the_api_paths_and_defaults_to_json_404(dev: Synthesized) -> None:
+    template = dev.json("Compute")
+    listener = only(template, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
+    (default,) = listener["DefaultActions"]
+    assert default["Type"] == "fixed-response"
+    assert default["FixedResponseConfig"]["StatusCode"] == "404"
+    assert default["FixedResponseConfig"]["ContentType"] == "application/json"
+    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
+    assert rule["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/lambda/api", "/lambda/api/*"]}}
+    ]
+    assert rule["Actions"][0]["Type"] == "forward"
+    group = only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert group["TargetType"] == "lambda"
+
+
+def test_load_balancer_placement_and_hardening(
+    dev: Synthesized, prod: Synthesized, synth_with
+) -> None:
+    alb = only(dev.json("Compute"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert alb["Scheme"] == "internet-facing"
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    prod_alb = only(prod.json("Compute"), "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    prod_attributes = {
+        a["Key"]: a["Value"] for a in prod_alb["Properties"]["LoadBalancerAttributes"]
+    }
+    assert prod_attributes["deletion_protection.enabled"] == "true"
+    internal = synth_with(alb_internet_facing="false")
+    alb = only(internal.json("Compute"), "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert alb["Scheme"] == "internal"
+
+
+def test_alb_may_invoke_ingest_only(dev: Synthesized) -> None:
+    permission = only(dev.json("Compute"), "AWS::Lambda::Permission")["Properties"]
+    assert permission["Principal"] == "elasticloadbalancing.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+
+
+def test_stage_names_every_stack(prod: Synthesized) -> None:
+    names = sorted(stack.stack_name for stack in prod.stacks.values())
+    assert names == [
+        "Orders-prod-Compute",
+        "Orders-prod-Data",
+        "Orders-prod-Network",
+        "Orders-prod-Queue",
+    ]

@@ -1,0 +1,107 @@
+"""Settings validation (bad input fails synth with a message saying what to change) and cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_s3 as s3
+
+from app import build_app
+from stacks.settings import SQS_MAX_VISIBILITY_TIMEOUT_S, SettingsError, settings_from_mapping
+from tests.infra.conftest import ROOT, cdk_context
+
+
+def _problems(**overrides: object) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        settings_from_mapping(cdk_context(**overrides))
+    return caught.value.problems
+
+
+def test_defaults_are_valid_and_derive_the_visibility_timeout() -> None:
+    settings = settings_from_mapping(cdk_context())
+    assert settings.visibility_timeout_seconds == 6 * settings.process_timeout_seconds + (
+        settings.batching_window_seconds
+    )
+
+
+def test_cli_strings_are_coerced() -> None:
+    # `-c batch_size=20` arrives as a string
+    settings = settings_from_mapping(
+        cdk_context(
+            batch_size="20", alb_internet_facing="false", allowed_cidrs="10.0.0.0/8,192.168.0.0/16"
+        )
+    )
+    assert settings.batch_size == 20
+    assert settings.alb_internet_facing is False
+    assert settings.allowed_cidrs == ("10.0.0.0/8", "192.168.0.0/16")
+
+
+def test_batch_over_ten_needs_a_batching_window() -> None:
+    (problem,) = _problems(batch_size=50, batching_window_seconds=0)
+    assert "batching_window_seconds >= 1" in problem
+
+
+def test_derived_visibility_timeout_stays_within_what_sqs_accepts() -> None:
+    # The largest timeout and window the settings admit still give a valid queue ...
+    settings = settings_from_mapping(
+        cdk_context(process_timeout_seconds=900, batching_window_seconds=300, batch_size=5)
+    )
+    assert settings.visibility_timeout_seconds == 5700 <= SQS_MAX_VISIBILITY_TIMEOUT_S
+    # ... and a timeout Lambda would reject is refused with the range to use.
+    (problem,) = _problems(process_timeout_seconds=901)
+    assert problem == "process_timeout_seconds=901 is out of range: use 1..900."
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.1/16", "300.0.0.0/8", "not-a-cidr"])
+def test_unparseable_cidr(cidr: str) -> None:
+    (problem,) = _problems(allowed_cidrs=[cidr])
+    assert cidr in problem
+
+
+def test_every_problem_reported_at_once() -> None:
+    problems = _problems(stage="qa", max_receive_count=2, log_retention_days=31, batch_size="ten")
+    assert len(problems) == 4
+    assert any("stage='qa'" in p for p in problems)
+    assert any("max_receive_count=2" in p and "5.." in p for p in problems)
+
+
+def test_synth_fails_with_a_clear_message_not_a_traceback() -> None:
+    context = json.dumps(cdk_context(batch_size=50, batching_window_seconds=0))
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": context},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: invalid settings")
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unacknowledged_nag_finding_fails_synth(tmp_path) -> None:
+    # Given the app with one insecure bucket added
+    app = App(context=cdk_context(), outdir=str(tmp_path))
+    build_app(app)
+    stray = Stack(app, "Stray")
+    s3.Bucket(stray, "Insecure")
+    # When it synthesizes, Then cdk-nag's findings fail it
+    with pytest.raises(Exception, match="AwsSolutions-S"):
+        app.synth()
+
+
+def test_dev_and_prod_synthesize_nag_clean(dev, prod) -> None:
+    # The fixtures synthesize with cdk-nag, which raises on any unacknowledged finding;
+    # the report it leaves in the assembly must list no failure either.
+    for synthesized in (dev, prod):
+        report = json.loads((Path(synthesized.app.outdir) / "validation-report.json").read_text())
+        assert report["pluginReports"], "cdk-nag did not run"
+        for plugin in report["pluginReports"]:
+            assert plugin["conclusion"] == "success", plugin["violations"]
