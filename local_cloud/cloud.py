@@ -1,0 +1,215 @@
+"""LocalCloud: boots the emulation, deploys the assembly, runs front door and mappings.
+
+with LocalCloud("cdk.out", http_port=0, aws_port=0) as cloud:
+    requests.post(cloud.http_url + "/api", ...)
+    cloud.client("dynamodb").scan(TableName=cloud.outputs["TableName"])
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from local_cloud.alb import Listener, choose_listener, load_listeners
+from local_cloud.assembly import Assembly, load_assembly
+from local_cloud.aws import client, session
+from local_cloud.deployer import Deployer, Deployment
+from local_cloud.emulator import Emulator, start_emulator
+from local_cloud.esm import DEFAULT_MAX_POLLERS, MappingRunner, SqsMapping, load_mappings
+from local_cloud.frontdoor import FrontDoor
+from local_cloud.functions import FunctionCatalog, load_functions
+from local_cloud.worker import FunctionPool, InvokeResult
+
+log = logging.getLogger("local_cloud")
+
+
+class LocalCloud:
+    """The whole system on this machine; use as a context manager (or start()/stop())."""
+
+    def __init__(
+        self,
+        assembly_dir: str | Path = "cdk.out",
+        *,
+        http_port: int = 8080,
+        aws_port: int = 4566,
+        host: str = "127.0.0.1",
+        fault_rate: float = 0.0,
+        fault_seed: int | None = None,
+        log_dir: str | Path | None = None,
+        max_pollers: int = DEFAULT_MAX_POLLERS,
+        max_environments: int = 4,
+    ) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate}")
+        self.assembly_dir = Path(assembly_dir)
+        self.http_port = http_port
+        self.aws_port = aws_port
+        self.host = host
+        self.fault_rate = fault_rate
+        self.fault_seed = fault_seed
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.max_pollers = max_pollers
+        self.max_environments = max_environments
+
+        self.assembly: Assembly | None = None
+        self.deployment: Deployment | None = None
+        self.functions = FunctionCatalog()
+        self.listener: Listener | None = None
+        self.mappings: list[SqsMapping] = []
+        self.warm_errors: dict[str, str] = {}
+        self.boot_seconds = 0.0
+        self._emulator: Emulator | None = None
+        self._front_door: FrontDoor | None = None
+        self._runners: list[MappingRunner] = []
+        self._pools: dict[str, FunctionPool] = {}
+        self._work_dir: Path | None = None
+        self._stopped = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalCloud:
+        started = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.boot_seconds = time.monotonic() - started
+        return self
+
+    def _start(self) -> None:
+        self.assembly = load_assembly(self.assembly_dir)
+        self._work_dir = Path(tempfile.mkdtemp(prefix="local-cloud-"))
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._emulator = start_emulator(self.host, self.aws_port, self.fault_rate, self.fault_seed)
+        log.debug("emulation on %s", self._emulator.url)
+        self.deployment = Deployer(self.assembly, self.aws_url, self._work_dir).deploy()
+        self.functions = load_functions(self.deployment, self.aws_url, self.log_dir)
+        self._pools = {
+            spec.arn: FunctionPool(spec, self.max_environments)
+            for spec in self.functions.specs.values()
+        }
+        # Cold-start one environment per function up front, in parallel.
+        with ThreadPoolExecutor(max_workers=max(1, len(self._pools))) as executor:
+            warmed = executor.map(lambda pool: pool.warm(), self._pools.values())
+            errors = dict(zip(self._pools, warmed, strict=True))
+        for arn, error in errors.items():
+            if error:
+                name = self._pools[arn].spec.name
+                self.warm_errors[name] = f"{error.get('errorType')}: {error.get('errorMessage')}"
+        self.listener = choose_listener(load_listeners(self.aws_url, self.deployment.region))
+        if self.listener is not None:
+            self._front_door = FrontDoor(
+                self.listener, self._invoke_for_alb, self.host, self.http_port
+            )
+            self._front_door.start()
+        self.mappings = load_mappings(self.aws_url, self.deployment.region)
+        for mapping in self.mappings:
+            runner = MappingRunner(
+                mapping, self.invoke, self.aws_url, self.deployment.region, self.max_pollers
+            )
+            runner.start()
+            self._runners.append(runner)
+
+    def stop(self) -> None:
+        """Stop everything that was started; safe to call twice."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._front_door is not None:
+            self._front_door.stop()
+        for runner in self._runners:
+            runner.stop()
+        for pool in self._pools.values():
+            pool.close()
+        for runner in self._runners:
+            runner.join(5.0)
+        if self._emulator is not None:
+            self._emulator.stop()
+        if self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+
+    # -- invoking -----------------------------------------------------------------------
+    def invoke(self, function_arn: str, event: dict[str, Any]) -> InvokeResult:
+        """Invoke a deployed function synchronously in one of its environments."""
+        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
+        if pool is None:
+            spec = self.functions.by_arn(function_arn)
+            pool = self._pools.get(spec.arn) if spec else None
+        if pool is None:
+            return InvokeResult(
+                error={
+                    "errorType": "ResourceNotFoundException",
+                    "errorMessage": f"no runnable function {function_arn}",
+                }
+            )
+        return pool.invoke(event)
+
+    def _invoke_for_alb(
+        self, function_arn: str, event: dict[str, Any], trace_id: str
+    ) -> tuple[Any, str | None]:
+        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
+        if pool is None:
+            return None, f"no runnable function {function_arn}"
+        result = pool.invoke(event, trace_id)
+        return result.payload, (None if result.ok else result.error_summary)
+
+    # -- what tests and the CLI use -----------------------------------------------------
+    @property
+    def aws_url(self) -> str:
+        assert self._emulator is not None, "start() first"
+        return self._emulator.url
+
+    @property
+    def http_url(self) -> str:
+        assert self._front_door is not None, "no load balancer listener in the assembly"
+        return self._front_door.url
+
+    @property
+    def region(self) -> str:
+        assert self.deployment is not None, "start() first"
+        return self.deployment.region
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Stack outputs by output id, across all stacks."""
+        assert self.deployment is not None, "start() first"
+        return self.deployment.outputs
+
+    @property
+    def stack_outputs(self) -> dict[str, dict[str, str]]:
+        assert self.deployment is not None, "start() first"
+        return {s.name: dict(s.outputs) for s in self.deployment.stacks}
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the emulation's fake credentials and region."""
+        return session(self.region)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client pointed at the emulation."""
+        return client(service, self.aws_url, self.region)
+
+    def resources(self, resource_type: str) -> list[str]:
+        """Physical ids of every deployed resource of a CloudFormation type."""
+        assert self.deployment is not None, "start() first"
+        return self.deployment.physical_ids(resource_type)
