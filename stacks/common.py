@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jsii
-from aws_cdk import Acknowledgment, CfnResource, IAspect, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    CfnResource,
+    Environment,
+    IAspect,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
@@ -34,6 +44,20 @@ _RETENTION = {
     3288: logs.RetentionDays.NINE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
+
+
+def stack_props(settings: Settings, part: str) -> dict[str, Any]:
+    """Name and environment of one of the app's stacks.
+
+    The region is pinned (ALB access logging needs it for the log-delivery
+    principal); the account is left to deploy time, so synth needs no credentials
+    and CDK never looks up availability zones.
+    """
+    return {
+        "stack_name": settings.stack_name(part),
+        "env": Environment(region=settings.region),
+        "description": f"{settings.app_name} order ingest ({settings.stage}): {part.lower()}",
+    }
 
 
 def stateful_removal(settings: Settings) -> RemovalPolicy:

@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.common import acknowledge, log_group
+from stacks.common import acknowledge, log_group, stack_props
 from stacks.network_stack import HTTP_PORT, NetworkStack
 from stacks.settings import Settings
 
@@ -56,7 +56,7 @@ class ComputeStack(Stack):
         table: dynamodb.ITable,
         queue: sqs.IQueue,
     ) -> None:
-        super().__init__(scope, construct_id, stack_name=settings.stack_name("Compute"))
+        super().__init__(scope, construct_id, **stack_props(settings, "Compute"))
         self._settings = settings
         self._network = network
         self._layers = self._build_layers()

@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from stacks.common import stateful_removal
+from stacks.common import stack_props, stateful_removal
 from stacks.settings import Settings
 
 
@@ -14,7 +14,7 @@ class DataStack(Stack):
     """The orders table: one row per (order_id, item), latest accepted version."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
-        super().__init__(scope, construct_id, stack_name=settings.stack_name("Data"))
+        super().__init__(scope, construct_id, **stack_props(settings, "Data"))
         self.table = dynamodb.Table(
             self,
             "OrdersTable",

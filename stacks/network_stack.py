@@ -6,7 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from stacks.common import acknowledge, log_group
+from stacks.common import acknowledge, log_group, stack_props
 from stacks.settings import Settings
 
 HTTP_PORT = 80
@@ -22,7 +22,7 @@ class NetworkStack(Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
-        super().__init__(scope, construct_id, stack_name=settings.stack_name("Network"))
+        super().__init__(scope, construct_id, **stack_props(settings, "Network"))
         self._settings = settings
         self.vpc = self._build_vpc()
         self.alb_security_group = self._build_alb_security_group()

@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.common import stateful_removal
+from stacks.common import stack_props, stateful_removal
 from stacks.settings import Settings
 
 # Long enough to survive a weekend outage of the consumer.
@@ -20,7 +20,7 @@ class QueueStack(Stack):
     """SQS standard queue (SSE, TLS only) with a DLQ after `max_receive_count` receives."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
-        super().__init__(scope, construct_id, stack_name=settings.stack_name("Queue"))
+        super().__init__(scope, construct_id, **stack_props(settings, "Queue"))
         removal = stateful_removal(settings)
         self.dead_letter_queue = sqs.Queue(
             self,

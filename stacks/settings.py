@@ -8,6 +8,7 @@ Every problem is collected and reported at once, each with the key to change.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -39,6 +40,14 @@ LOG_RETENTION_DAYS = (
     2557, 2922, 3288, 3653,
 )  # fmt: skip
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# AWS WAF rate-based rules count requests per IP over 5 minutes.
+WAF_MIN_RATE_LIMIT = 10
+WAF_MAX_RATE_LIMIT = 2_000_000_000
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_GITHUB_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 T = TypeVar("T")
 
@@ -75,6 +84,19 @@ class Settings:
     log_retention_days: int
     log_level: str
     powertools_version: str
+    region: str
+    certificate_arn: str
+    waf_enabled: bool
+    waf_rate_limit: int
+    access_log_expiry_days: int
+    alarm_email: str
+    queue_age_alarm_seconds: int
+    dlq_alarm_threshold: int
+    function_error_alarm_threshold: int
+    function_throttle_alarm_threshold: int
+    alb_5xx_alarm_threshold: int
+    github_repository: str
+    github_branch: str
 
     # -- derived values: computed, never typed twice ---------------------------------
 
@@ -88,6 +110,11 @@ class Settings:
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def https(self) -> bool:
+        """HTTPS:443 (with HTTP:80 redirecting to it) when a certificate is configured."""
+        return bool(self.certificate_arn)
 
     def stack_name(self, part: str) -> str:
         """`Orders-dev-Network`: names derive from the stage so stages coexist."""
@@ -126,6 +153,27 @@ class Settings:
             log_retention_days=reader.choice("log_retention_days", LOG_RETENTION_DAYS),
             log_level=reader.choice("log_level", LOG_LEVELS),
             powertools_version=reader.text("powertools_version"),
+            region=reader.matching("region", _REGION, "an AWS region such as eu-west-1"),
+            certificate_arn=reader.matching(
+                "certificate_arn", _CERTIFICATE_ARN, "an ACM certificate ARN", optional=True
+            ),
+            waf_enabled=reader.boolean("waf_enabled"),
+            waf_rate_limit=reader.integer("waf_rate_limit", WAF_MIN_RATE_LIMIT, WAF_MAX_RATE_LIMIT),
+            access_log_expiry_days=reader.integer("access_log_expiry_days", 1, 3653),
+            alarm_email=reader.matching("alarm_email", _EMAIL, "an e-mail address", optional=True),
+            queue_age_alarm_seconds=reader.integer("queue_age_alarm_seconds", 60, 1_209_600),
+            dlq_alarm_threshold=reader.integer("dlq_alarm_threshold", 1, 1_000_000),
+            function_error_alarm_threshold=reader.integer(
+                "function_error_alarm_threshold", 1, 1_000_000
+            ),
+            function_throttle_alarm_threshold=reader.integer(
+                "function_throttle_alarm_threshold", 1, 1_000_000
+            ),
+            alb_5xx_alarm_threshold=reader.integer("alb_5xx_alarm_threshold", 1, 1_000_000),
+            github_repository=reader.matching(
+                "github_repository", _GITHUB_REPOSITORY, "owner/name", optional=True
+            ),
+            github_branch=reader.text("github_branch"),
         )
         reader.problems.extend(settings._consistency_problems())
         if reader.problems:
@@ -193,6 +241,19 @@ class _Reader:
                 return option
         self.problems.append(f"{key}={raw!r} is not one of: {', '.join(map(str, options))}.")
         return options[0]
+
+    def matching(
+        self, key: str, pattern: re.Pattern[str], expected: str, *, optional: bool = False
+    ) -> str:
+        """A string matching `pattern`; with `optional`, "" means "not set"."""
+        raw = self._raw(key)
+        if raw is None or (optional and raw == ""):
+            return ""
+        if not isinstance(raw, str) or not pattern.match(raw.strip()):
+            hint = ' (or "" to leave it unset)' if optional else ""
+            self.problems.append(f"{key}={raw!r} is not {expected}{hint}.")
+            return ""
+        return raw.strip()
 
     def cidr(self, key: str) -> str:
         return self._coerce(key, _to_cidr, "an IPv4 CIDR such as 10.0.0.0/16", "0.0.0.0/0")

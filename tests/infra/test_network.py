@@ -40,15 +40,11 @@ def test_sqs_interface_and_dynamodb_gateway_endpoints(dev: Synthesized) -> None:
     by_type = {e["Properties"]["VpcEndpointType"]: e["Properties"] for e in endpoints}
     assert set(by_type) == {"Interface", "Gateway"}
     interface, gateway = by_type["Interface"], by_type["Gateway"]
-    assert interface["ServiceName"] == {
-        "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".sqs"]]
-    }
+    assert interface["ServiceName"] == "com.amazonaws.us-east-1.sqs"
     assert interface["PrivateDnsEnabled"] is True
     assert len(interface["SubnetIds"]) == 2
     assert len(interface["SecurityGroupIds"]) == 1
-    assert gateway["ServiceName"] == {
-        "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".dynamodb"]]
-    }
+    assert gateway["ServiceName"] == "com.amazonaws.us-east-1.dynamodb"
     # the gateway endpoint is attached to both private route tables
     assert len(gateway["RouteTableIds"]) == 2
 
