@@ -44,7 +44,9 @@ def test_sqs_interface_and_dynamodb_gateway_endpoints(dev: Synthesized) -> None:
     assert interface["PrivateDnsEnabled"] is True
     assert len(interface["SubnetIds"]) == 2
     assert len(interface["SecurityGroupIds"]) == 1
-    assert gateway["ServiceName"] == "com.amazonaws.us-east-1.dynamodb"
+    assert gateway["ServiceName"] == {
+        "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".dynamodb"]]
+    }
     # the gateway endpoint is attached to both private route tables
     assert len(gateway["RouteTableIds"]) == 2
 
