@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from aws_cdk import App, Aspects, Tags, Validations
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.common import DropRedundantRoleDependencies
 from stacks.compute_stack import ComputeStack
@@ -29,13 +29,20 @@ def build_app(app: App) -> App:
         network=network,
         table=data.table,
         queue=queue.queue,
+        dead_letter_queue=queue.dead_letter_queue,
     )
     # best practice to help identify resources (and their cost) in the console
     Tags.of(app).add("project", settings.app_name)
     Tags.of(app).add("stage", settings.stage)
     Aspects.of(app).add(DropRedundantRoleDependencies())
     # Every synth is checked; an unacknowledged finding fails it.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    if not settings.https:
+        print(
+            "note: no certificate_arn set, so the API is served over plain HTTP on port 80 "
+            "(set -c certificate_arn=arn:aws:acm:... for HTTPS)",
+            file=sys.stderr,
+        )
     return app
 
 

@@ -17,7 +17,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.common import acknowledge, log_group, stack_props
-from stacks.network_stack import HTTP_PORT, NetworkStack
+from stacks.edge import AccessLogs, WebAcl
+from stacks.monitoring import Monitoring
+from stacks.network_stack import HTTP_PORT, HTTPS_PORT, NetworkStack
 from stacks.settings import Settings
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -55,6 +57,7 @@ class ComputeStack(Stack):
         network: NetworkStack,
         table: dynamodb.ITable,
         queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props(settings, "Compute"))
         self._settings = settings
@@ -96,12 +99,23 @@ class ComputeStack(Stack):
         )
         self.mapping = self._build_queue_mapping(queue)
         self.load_balancer, self.listener = self._build_load_balancer()
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            queue=queue,
+            dead_letter_queue=dead_letter_queue,
+            functions={"ingest": self.ingest_function, "process": self.process_function},
+            load_balancer=self.load_balancer,
+        )
+        scheme = "https" if settings.https else "http"
         CfnOutput(
             self,
             "ApiUrl",
-            value=f"http://{self.load_balancer.load_balancer_dns_name}{API_PATH}",
+            value=f"{scheme}://{self.load_balancer.load_balancer_dns_name}{API_PATH}",
             description="POST orders here",
         )
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
 
     def _build_layers(self) -> list[lambda_.ILayerVersion]:
         shared = lambda_.LayerVersion(
@@ -158,14 +172,14 @@ class ComputeStack(Stack):
                 )
             },
         )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
+        star_reason = (
             "only for actions without resource-level permissions: the VPC ENI actions "
             "Lambda performs with the role, and X-Ray's PutTraceSegments/"
-            "PutTelemetryRecords (added by active tracing); every data action is on one ARN",
+            "PutTelemetryRecords (added by active tracing); every data action is on one ARN"
         )
-        return lambda_.Function(
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", star_reason)
+        acknowledge(role, "Serverless-LambdaStarPermissions", star_reason)
+        function = lambda_.Function(
             self,
             f"{spec.name.title()}Function",
             description=f"orders {spec.name}",
@@ -189,10 +203,17 @@ class ComputeStack(Stack):
                 "POWERTOOLS_LOG_LEVEL": settings.log_level,
             },
         )
+        acknowledge(
+            function,
+            "Serverless-LambdaDLQ",
+            "never invoked asynchronously: the ALB and the SQS mapping both invoke "
+            "synchronously, and the orders queue's own DLQ catches what process cannot store",
+        )
+        return function
 
     def _build_queue_mapping(self, queue: sqs.IQueue) -> lambda_.EventSourceMapping:
         settings = self._settings
-        return lambda_.EventSourceMapping(
+        mapping = lambda_.EventSourceMapping(
             self,
             "ProcessQueueMapping",
             target=self.process_function,
@@ -203,6 +224,13 @@ class ComputeStack(Stack):
             report_batch_item_failures=True,
             max_concurrency=settings.max_concurrency,
         )
+        acknowledge(
+            mapping,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS mappings take no on-failure destination; the queue's redrive policy "
+            "sends a record to the DLQ after max_receive_count failed receives",
+        )
+        return mapping
 
     def _build_load_balancer(
         self,
@@ -222,22 +250,41 @@ class ComputeStack(Stack):
             drop_invalid_header_fields=True,
             deletion_protection=settings.is_prod,
         )
-        acknowledge(
-            alb,
-            "AwsSolutions-ELB2",
-            "access logs need a region-bound stack for the ELB log-delivery principal; "
-            "these stacks stay environment-agnostic so synth needs no credentials",
+        alb.log_access_logs(AccessLogs(self, "AccessLogs", settings=settings).bucket, prefix="alb")
+        if settings.waf_enabled:
+            WebAcl(self, "WebAcl", settings=settings, load_balancer=alb)
+        # Ingress comes from the network stack's allowed CIDRs (open=False), never from
+        # a rule CDK would add for 0.0.0.0/0.
+        not_found = elbv2.ListenerAction.fixed_response(
+            404, content_type="application/json", message_body=NOT_FOUND_BODY
         )
-        listener = alb.add_listener(
-            "Http",
-            port=HTTP_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            # Ingress comes from the network stack's allowed CIDRs, not 0.0.0.0/0.
-            open=False,
-            default_action=elbv2.ListenerAction.fixed_response(
-                404, content_type="application/json", message_body=NOT_FOUND_BODY
-            ),
-        )
+        if settings.https:
+            listener = alb.add_listener(
+                "Https",
+                port=HTTPS_PORT,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(settings.certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                open=False,
+                default_action=not_found,
+            )
+            alb.add_listener(
+                "Http",
+                port=HTTP_PORT,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=False,
+                default_action=elbv2.ListenerAction.redirect(
+                    protocol="HTTPS", port=str(HTTPS_PORT), permanent=True
+                ),
+            )
+        else:
+            listener = alb.add_listener(
+                "Http",
+                port=HTTP_PORT,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=False,
+                default_action=not_found,
+            )
         listener.add_targets(
             "Ingest",
             priority=10,

@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.common import stack_props, stateful_removal
+from stacks.common import acknowledge, stack_props, stateful_removal
 from stacks.settings import Settings
 
 # Long enough to survive a weekend outage of the consumer.
@@ -29,6 +29,11 @@ class QueueStack(Stack):
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
             removal_policy=removal,
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless-SQSRedrivePolicy",
+            "this is the dead-letter queue itself; its messages go back with `redrive`",
         )
         self.queue = sqs.Queue(
             self,

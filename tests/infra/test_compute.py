@@ -8,9 +8,11 @@ from tests.infra.conftest import Synthesized, only, resources
 
 
 def _functions(dev: Synthesized) -> dict[str, dict[str, Any]]:
-    """The two app functions by name (ingest/process)."""
+    """The two app functions by name (ingest/process), not CDK's own provider functions."""
     found = {}
     for function in resources(dev.json("Compute"), "AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler") != "handler.lambda_handler":
+            continue
         name = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         found[name.removeprefix("orders-")] = function["Properties"]
     assert set(found) == {"ingest", "process"}

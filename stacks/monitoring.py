@@ -1,0 +1,218 @@
+"""Alarms to an SNS topic and one dashboard for the whole order pipeline."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.common import acknowledge
+from stacks.settings import Settings
+
+PERIOD = Duration.minutes(1)
+# The custom metrics the handlers emit (EMF; orders_core.observability.MetricName).
+INGEST_METRICS = ("OrdersAccepted", "RequestsRejected")
+PROCESS_METRICS = ("OrdersStored", "StaleSkipped", "RecordsFailed", "WriteRetries")
+
+
+class Monitoring(Construct):
+    """Every alarm threshold comes from settings; every alarm notifies one topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        functions: dict[str, lambda_.IFunction],
+        load_balancer: elbv2.ApplicationLoadBalancer,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self.topic = self._build_topic()
+        self.alarms: list[cloudwatch.Alarm] = []
+        self._alarm(
+            "DeadLetterQueueNotEmpty",
+            dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            settings.dlq_alarm_threshold,
+            "orders could not be stored and wait in the DLQ: read the reasons, fix, redrive",
+        )
+        self._alarm(
+            "QueueBacklogOld",
+            queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+            settings.queue_age_alarm_seconds,
+            "the oldest queued order waits longer than the threshold: the consumer is "
+            "failing, throttled or too slow",
+        )
+        for name, function in functions.items():
+            self._alarm(
+                f"{name.title()}Errors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                settings.function_error_alarm_threshold,
+                f"the {name} function raised errors",
+            )
+            self._alarm(
+                f"{name.title()}Throttles",
+                function.metric_throttles(period=PERIOD, statistic="Sum"),
+                settings.function_throttle_alarm_threshold,
+                f"the {name} function was throttled",
+            )
+        self._alarm(
+            "LoadBalancer5xx",
+            load_balancer.metrics.http_code_elb(
+                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+            settings.alb_5xx_alarm_threshold,
+            "the load balancer itself answered 5xx (target unreachable or failing)",
+        )
+        self._alarm(
+            "Target5xx",
+            load_balancer.metrics.http_code_target(
+                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+            settings.alb_5xx_alarm_threshold,
+            "the ingest function answered 5xx (e.g. 503 while the queue was unavailable)",
+        )
+        self.dashboard = self._build_dashboard(queue, dead_letter_queue, functions, load_balancer)
+
+    def _build_topic(self) -> sns.Topic:
+        # CloudWatch cannot publish to a topic under the AWS-managed SNS key: it needs a
+        # customer key whose policy lets CloudWatch use it.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="encrypts the order pipeline's alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if self._settings.alarm_email:
+            subscription = topic.add_subscription(
+                subscriptions.EmailSubscription(self._settings.alarm_email)
+            )
+            acknowledge(
+                subscription,
+                "Serverless-SNSRedrivePolicy",
+                "an e-mail subscription: a notification that cannot be delivered has no "
+                "reader in a queue either; the alarm state stays on the dashboard",
+            )
+        return topic
+
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, threshold: int, description: str
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # No data means nothing happened (no traffic, empty queue), not a failure.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms.append(alarm)
+
+    def _custom(self, service: str, name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=f"{self._settings.app_name}-{self._settings.stage}",
+            metric_name=name,
+            dimensions_map={"service": f"orders-{service}"},
+            period=PERIOD,
+            statistic="Sum",
+        )
+
+    def _build_dashboard(
+        self,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        functions: dict[str, lambda_.IFunction],
+        load_balancer: elbv2.ApplicationLoadBalancer,
+    ) -> cloudwatch.Dashboard:
+        metrics = load_balancer.metrics
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Requests at the load balancer",
+                left=[
+                    metrics.request_count(period=PERIOD),
+                    metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_2XX_COUNT, period=PERIOD),
+                    metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD),
+                    metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD),
+                    metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Orders in (ingest)",
+                left=[self._custom("ingest", name) for name in INGEST_METRICS],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Orders written (process)",
+                left=[self._custom("process", name) for name in PROCESS_METRICS],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue depth",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(period=PERIOD),
+                    queue.metric_approximate_number_of_messages_not_visible(period=PERIOD),
+                ],
+                right=[
+                    queue.metric_approximate_age_of_oldest_message(
+                        period=PERIOD, statistic="Maximum"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Dead-letter queue",
+                left=[
+                    dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function errors and throttles",
+                left=[
+                    metric
+                    for function in functions.values()
+                    for metric in (
+                        function.metric_errors(period=PERIOD),
+                        function.metric_throttles(period=PERIOD),
+                    )
+                ],
+                right=[
+                    function.metric_invocations(period=PERIOD) for function in functions.values()
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)
+        )
+        return dashboard
