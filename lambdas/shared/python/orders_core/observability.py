@@ -1,0 +1,60 @@
+"""The one place that creates the Powertools logger, tracer and metrics.
+
+Both handlers import these objects and wrap ``lambda_handler`` with the same decorators.
+Constructing them reads only POWERTOOLS_* variables (Powertools' own behaviour); the
+service name and namespace are applied again from the typed settings at every
+invocation, so an import before the environment is set does no harm.
+"""
+
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from orders_core.settings import CommonSettings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class MetricName(StrEnum):
+    # ingest
+    ORDERS_ACCEPTED = "OrdersAccepted"
+    REQUESTS_REJECTED = "RequestsRejected"  # dimension "reason": the error code
+    # process
+    ORDERS_STORED = "OrdersStored"
+    STALE_SKIPPED = "StaleSkipped"
+    RECORDS_FAILED = "RecordsFailed"  # dimension "reason"
+    WRITE_RETRIES = "WriteRetries"
+
+
+def configure(settings: CommonSettings) -> None:
+    """Point logs and metrics at this function's service and namespace."""
+    metrics.namespace = settings.metrics_namespace
+    metrics.service = settings.service_name
+    logger.append_keys(service=settings.service_name)
+    logger.setLevel(settings.log_level)
+
+
+def count(name: MetricName, value: int = 1) -> None:
+    """Add to a counter flushed (EMF, no network call) when the invocation ends."""
+    metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
+
+
+def count_by_reason(name: MetricName, reason: str) -> None:
+    """Count once in total and once under a ``reason`` dimension.
+
+    The total goes with the invocation's other metrics; the by-reason copy is its own EMF
+    record (written at once) because dimensions apply to a whole record.
+    """
+    count(name)
+    default_dimensions = {"service": str(metrics.service)} if metrics.service else None
+    with single_metric(
+        name=name.value,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions=default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="reason", value=reason)
