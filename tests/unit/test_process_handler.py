@@ -1,0 +1,357 @@
+"""Process: SQS batch in, conditional writes to the (moto) table, partial failures out."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError, ReadTimeoutError
+from orders_core.model import AcceptedOrder, Order, Stamp
+from orders_core.retry import RetryPolicy
+from orders_core.settings import SettingsError
+from orders_core.storage import StorageService
+from orders_core.table import OrdersTable
+from orders_core.versioning import format_accepted_at
+
+from lambdas.process import handler as process_handler
+from tests.unit.conftest import REGION, Captured, QueueProbe, TableProbe
+from tests.unit.events import FakeClock, FakeContext, alb_event, sqs_event, sqs_record
+from tests.unit.ingest_client import invoke
+
+T0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z in nanoseconds
+
+
+def message(
+    order: dict[str, Any],
+    *,
+    at_ns: int = T0,
+    request_id: str = "11111111-1111-1111-1111-111111111111",
+    position: int = 0,
+) -> str:
+    """A queue message exactly as ingest writes it."""
+    stamp = Stamp.create(
+        accepted_at=format_accepted_at(at_ns), request_id=request_id, position=position
+    )
+    return AcceptedOrder(order=Order.model_validate(order), stamp=stamp).to_message_body()
+
+
+def run(*records: dict[str, Any], context: FakeContext | None = None) -> list[str]:
+    """Invoke process; returns the message ids reported as failed."""
+    response = process_handler.lambda_handler(sqs_event(*records), context or FakeContext())
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+class FlakyDynamoDb:
+    """The moto client, but put_item fails first with the given errors (or forever)."""
+
+    def __init__(self, errors: list[Exception], *, forever_for: str | None = None) -> None:
+        self._real = boto3.client("dynamodb", region_name=REGION)
+        self._errors = errors
+        self._forever_for = forever_for
+        self.calls = 0
+
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self._forever_for is not None and kwargs["Item"]["order_id"]["S"] == self._forever_for:
+            raise throttled()
+        if self._errors:
+            raise self._errors.pop(0)
+        return dict(self._real.put_item(**kwargs))
+
+
+def throttled(code: str = "ProvisionedThroughputExceededException") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "PutItem")
+
+
+def use_table_client(
+    monkeypatch: pytest.MonkeyPatch, table: TableProbe, client: Any, clock: FakeClock
+) -> None:
+    service = StorageService(
+        OrdersTable(client, table.name, policy=RetryPolicy(), sleep=clock.sleep, jitter=lambda: 1.0)
+    )
+    monkeypatch.setattr(process_handler, "get_service", lambda: service)
+
+
+# --- stored ------------------------------------------------------------------------------
+
+
+def test_a_message_from_ingest_is_stored_exactly(
+    orders_queue: QueueProbe, orders_table: TableProbe
+) -> None:
+    # Given an order that went through ingest, floats and all
+    body = '{"order_id": 123, "item": "Kopi Susu", "qty": 2, "price": 12.50, "ratio": 0.1}'
+    assert invoke(alb_event(body)).status == 202
+    [queued] = orders_queue.drain()
+
+    # When process receives that very message
+    failures = run(sqs_record(queued["body"], message_id=queued["message_id"]))
+
+    # Then it is in the table, numbers as exact Decimals, with the stamp
+    assert failures == []
+    stored = orders_table.get("123", "Kopi Susu")
+    assert stored is not None
+    assert stored["qty"] == 2
+    assert stored["price"] == Decimal("12.50")
+    assert stored["ratio"] == Decimal("0.1")
+    assert isinstance(stored["ratio"], Decimal)
+    sent = json.loads(queued["body"])
+    assert {k: stored[k] for k in ("accepted_at", "request_id", "version")} == {
+        k: sent[k] for k in ("accepted_at", "request_id", "version")
+    }
+
+
+def test_free_form_values_round_trip_to_the_table(orders_table: TableProbe) -> None:
+    order = {"order_id": "9", "item": "Roti", "tags": ["a", {"b": None, "c": True}], "n": -5}
+
+    assert run(sqs_record(message(order))) == []
+
+    stored = orders_table.get("9", "Roti")
+    assert stored is not None
+    assert stored["tags"] == ["a", {"b": None, "c": True}]
+    assert stored["n"] == -5
+
+
+def test_metrics_and_logs_for_stored_and_stale(
+    orders_table: TableProbe, captured: Captured
+) -> None:
+    body = message({"order_id": "1", "item": "Kopi"})
+
+    run(sqs_record(body, message_id="m-1"), sqs_record(body, message_id="m-2"))
+
+    assert captured.metric_total("OrdersStored") == 1
+    assert captured.metric_total("StaleSkipped") == 1
+    messages = {line["message"]: line for line in captured.logs()}
+    assert messages["order stored"]["message_id"] == "m-1"
+    assert messages["stale or duplicate order skipped"]["message_id"] == "m-2"
+
+
+# --- ordering and duplicates -------------------------------------------------------------
+
+
+def test_an_older_version_never_overwrites_a_newer_one(orders_table: TableProbe) -> None:
+    # Given v2 (accepted later) is delivered before v1
+    v1 = message({"order_id": "1", "item": "Kopi", "qty": 1}, at_ns=T0)
+    v2 = message({"order_id": "1", "item": "Kopi", "qty": 2}, at_ns=T0 + 1)
+
+    # When both arrive, newest first, in separate batches
+    assert run(sqs_record(v2)) == []
+    assert run(sqs_record(v1)) == []
+
+    # Then v1 is acknowledged (not retried) and the table keeps v2
+    stored = orders_table.get("1", "Kopi")
+    assert stored is not None
+    assert stored["qty"] == 2
+    assert stored["version"] == json.loads(v2)["version"]
+
+
+def test_a_newer_version_replaces_an_older_one(orders_table: TableProbe) -> None:
+    v1 = message({"order_id": "1", "item": "Kopi", "qty": 1}, at_ns=T0)
+    v2 = message({"order_id": "1", "item": "Kopi", "qty": 2}, at_ns=T0 + 1)
+
+    assert run(sqs_record(v1), sqs_record(v2)) == []
+
+    stored = orders_table.get("1", "Kopi")
+    assert stored is not None
+    assert stored["qty"] == 2
+
+
+def test_same_instant_ties_break_on_request_id_whatever_the_delivery_order(
+    orders_table: TableProbe,
+) -> None:
+    a = message({"order_id": "1", "item": "Kopi", "qty": 1}, request_id="aaaa")
+    b = message({"order_id": "1", "item": "Kopi", "qty": 2}, request_id="bbbb")
+
+    assert run(sqs_record(b), sqs_record(a)) == []
+
+    stored = orders_table.get("1", "Kopi")
+    assert stored is not None
+    assert stored["qty"] == 2
+
+
+def test_duplicate_deliveries_are_acknowledged_and_stored_once(orders_table: TableProbe) -> None:
+    body = message({"order_id": "1", "item": "Kopi", "qty": 3})
+
+    assert run(sqs_record(body), sqs_record(body)) == []
+    assert run(sqs_record(body)) == []
+
+    assert orders_table.count() == 1
+    stored = orders_table.get("1", "Kopi")
+    assert stored is not None
+    assert stored["qty"] == 3
+
+
+# --- poison records ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        "not json",
+        "[1, 2]",
+        '{"order_id": "1", "item": "Kopi"}',  # no stamp
+        json.dumps({**json.loads(message({"order_id": "1", "item": "Kopi"})), "qty": 2.5}),
+        json.dumps({**json.loads(message({"order_id": "1", "item": "Kopi"})), "version": "v9"}),
+        json.dumps({**json.loads(message({"order_id": "1", "item": "Kopi"})), "item": ""}),
+        '{"order_id": "1", "item": "x", "n": NaN}',
+    ],
+    ids=["not-json", "array", "no-stamp", "float-qty", "bad-version", "empty-item", "nan"],
+)
+def test_a_poison_record_fails_alone(
+    orders_table: TableProbe, captured: Captured, poison: str
+) -> None:
+    # Given a batch with one message that can never succeed between two good ones
+    good_1 = message({"order_id": "1", "item": "A"})
+    good_2 = message({"order_id": "2", "item": "B"})
+
+    # When the batch is processed
+    failures = run(
+        sqs_record(good_1, message_id="good-1"),
+        sqs_record(poison, message_id="poison", receive_count=2),
+        sqs_record(good_2, message_id="good-2"),
+    )
+
+    # Then only the poison message is reported (SQS retries it, then dead-letters it)
+    assert failures == ["poison"]
+    assert orders_table.get("1", "A") is not None
+    assert orders_table.get("2", "B") is not None
+    assert orders_table.count() == 2
+    [error] = [line for line in captured.logs() if line["level"] == "ERROR"]
+    assert error["message_id"] == "poison"
+    assert error["reason"] in {"malformed_json", "invalid_order", "invalid_stamp"}
+    assert error["receive_count"] == "2"
+    assert captured.metric_total("RecordsFailed", reason=error["reason"]) == 1
+
+
+def test_a_batch_where_every_record_fails_raises(orders_table: TableProbe) -> None:
+    # Powertools' default: the invocation fails, the whole batch is redelivered
+    with pytest.raises(BatchProcessingError):
+        run(sqs_record("not json"), sqs_record("{}"))
+    assert orders_table.count() == 0
+
+
+# --- transient DynamoDB errors -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        throttled("ProvisionedThroughputExceededException"),
+        throttled("ThrottlingException"),
+        throttled("RequestLimitExceeded"),
+        throttled("InternalServerError"),
+        throttled("ServiceUnavailable"),
+        ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=lambda error: type(error).__name__ if not isinstance(error, ClientError) else None,
+)
+def test_transient_errors_are_retried_then_the_write_succeeds(
+    orders_table: TableProbe,
+    monkeypatch: pytest.MonkeyPatch,
+    captured: Captured,
+    error: Exception,
+) -> None:
+    # Given DynamoDB fails twice, then recovers
+    clock = FakeClock(remaining_ms=30_000)
+    client = FlakyDynamoDb([error, error])
+    use_table_client(monkeypatch, orders_table, client, clock)
+
+    # When a record arrives
+    failures = run(
+        sqs_record(message({"order_id": "1", "item": "Kopi"})), context=FakeContext(clock=clock)
+    )
+
+    # Then it was written on the third attempt, after two growing backoffs
+    assert failures == []
+    assert client.calls == 3
+    assert orders_table.get("1", "Kopi") is not None
+    assert clock.sleeps == [0.05, 0.1]
+    assert captured.metric_total("WriteRetries") == 2
+    assert captured.metric_total("OrdersStored") == 1
+
+
+def test_throttling_beyond_the_time_budget_fails_only_that_record(
+    orders_table: TableProbe, monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    # Given the hot order is throttled forever and little time is left
+    clock = FakeClock(remaining_ms=4_000)
+    client = FlakyDynamoDb([], forever_for="hot")
+    use_table_client(monkeypatch, orders_table, client, clock)
+
+    # When it shares a batch with a healthy order
+    failures = run(
+        sqs_record(message({"order_id": "hot", "item": "Kopi"}), message_id="hot"),
+        sqs_record(message({"order_id": "cold", "item": "Kopi"}), message_id="cold"),
+        context=FakeContext(clock=clock),
+    )
+
+    # Then the hot record is reported, the cold one stored, and no sleep broke the margin
+    assert failures == ["hot"]
+    assert orders_table.get("cold", "Kopi") is not None
+    assert orders_table.get("hot", "Kopi") is None
+    assert clock.remaining_ms >= RetryPolicy().safety_margin_ms
+    assert len(clock.sleeps) >= 1
+    assert captured.metric_total("RecordsFailed", reason="write_budget_exhausted") == 1
+
+
+def test_retries_stop_after_max_attempts_even_with_time_left(
+    orders_table: TableProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(remaining_ms=900_000)
+    client = FlakyDynamoDb([], forever_for="hot")
+    use_table_client(monkeypatch, orders_table, client, clock)
+
+    failures = run(
+        sqs_record(message({"order_id": "hot", "item": "Kopi"}), message_id="hot"),
+        sqs_record(message({"order_id": "cold", "item": "Kopi"}), message_id="cold"),
+        context=FakeContext(clock=clock),
+    )
+
+    assert failures == ["hot"]
+    # the cold record's single call, plus every attempt on the hot one
+    assert client.calls == RetryPolicy().max_attempts + 1
+
+
+def test_no_write_is_started_without_time_for_it(
+    orders_table: TableProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given less time left than one call may take
+    clock = FakeClock(remaining_ms=RetryPolicy().safety_margin_ms - 1)
+    client = FlakyDynamoDb([])
+    use_table_client(monkeypatch, orders_table, client, clock)
+
+    # Then the records fail without touching DynamoDB (the whole batch: the invocation fails)
+    with pytest.raises(BatchProcessingError):
+        run(
+            sqs_record(message({"order_id": "1", "item": "Kopi"})), context=FakeContext(clock=clock)
+        )
+    assert client.calls == 0
+
+
+def test_non_transient_errors_fail_the_record_without_retrying(
+    orders_table: TableProbe, monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    clock = FakeClock()
+    client = FlakyDynamoDb([throttled("ValidationException")])
+    use_table_client(monkeypatch, orders_table, client, clock)
+
+    failures = run(
+        sqs_record(message({"order_id": "1", "item": "A"}), message_id="rejected"),
+        sqs_record(message({"order_id": "2", "item": "B"}), message_id="ok"),
+        context=FakeContext(clock=clock),
+    )
+
+    assert failures == ["rejected"]
+    assert client.calls == 2
+    assert clock.sleeps == []
+    assert captured.metric_total("RecordsFailed", reason="write_rejected") == 1
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_missing_table_name_fails_loudly_before_any_record(aws: None) -> None:
+    with pytest.raises(SettingsError, match="ORDERS_TABLE_NAME"):
+        run(sqs_record(message({"order_id": "1", "item": "Kopi"})))
