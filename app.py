@@ -12,6 +12,7 @@ from stacks.common import DropRedundantRoleDependencies
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.pipeline_stack import PipelineIdentityStack, pipeline_stack_name
 from stacks.queue_stack import QueueStack
 from stacks.settings import Settings, SettingsError
 
@@ -31,6 +32,8 @@ def build_app(app: App) -> App:
         queue=queue.queue,
         dead_letter_queue=queue.dead_letter_queue,
     )
+    if settings.github_repository:  # optional: the CI/CD identity, one stack per account
+        PipelineIdentityStack(app, pipeline_stack_name(settings), settings=settings)
     # best practice to help identify resources (and their cost) in the console
     Tags.of(app).add("project", settings.app_name)
     Tags.of(app).add("stage", settings.stage)
