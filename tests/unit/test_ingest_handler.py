@@ -523,3 +523,32 @@ def test_base64_helper_sanity() -> None:
     event = alb_event(b"\x00\x01")
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"\x00\x01"
+
+
+def test_a_bug_answers_500_json_without_internals(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    # Given a defect behind the route (not a client error)
+    class Broken:
+        def accept(self, *_: Any, **__: Any) -> Any:
+            raise RuntimeError("secret stack detail")
+
+    monkeypatch.setattr(ingest_handler, "get_service", Broken)
+
+    answer = invoke(json_event(ORDER))
+
+    # Then the client sees a generic JSON 500, and the log has the stack
+    assert answer.status == 500
+    assert answer.body == {"error": {"code": "internal_error", "message": "internal error"}}
+    [logged] = [line for line in captured.logs() if line["message"] == "unexpected error"]
+    assert "secret stack detail" in logged["exception"]
+
+
+def test_two_content_type_headers_are_ambiguous_and_refused(orders_queue: QueueProbe) -> None:
+    event = json_event(ORDER, multi_value_headers=True)
+    event["multiValueHeaders"]["content-type"] = ["application/json", "text/plain"]
+
+    answer = invoke(event)
+
+    assert answer.status == 415
+    assert orders_queue.drain() == []
