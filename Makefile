@@ -18,7 +18,7 @@ STAGE ?= dev
 OUT ?= cdk.out
 CDK := cdk --no-notices -c stage=$(STAGE)
 
-.PHONY: help install lint typecheck unit test synth cfn-lint local deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint unit test synth cfn-lint local deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,10 +42,13 @@ lint: install  ## ruff (lint + format check)
 typecheck: install  ## mypy, strict
 	mypy app.py stacks lambdas local_cloud
 
-test: lint typecheck  ## everything CI runs
+actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps when installed)
+	actionlint
+
+test: lint typecheck actionlint  ## everything CI runs
 	pytest
-	$(MAKE) --no-print-directory cfn-lint STAGE=dev OUT=cdk.out
-	$(MAKE) --no-print-directory cfn-lint STAGE=prod OUT=cdk.out.prod
+	$(MAKE) --no-print-directory cfn-lint checkov STAGE=dev OUT=cdk.out
+	$(MAKE) --no-print-directory cfn-lint checkov STAGE=prod OUT=cdk.out.prod
 
 synth: install  ## synthesize (cdk-nag runs; any finding or warning fails it)
 	$(CDK) synth --quiet -o $(OUT) 2>&1 | tee $(OUT).log
@@ -53,6 +56,15 @@ synth: install  ## synthesize (cdk-nag runs; any finding or warning fails it)
 
 cfn-lint: synth  ## cfn-lint the synthesized templates
 	cfn-lint $(OUT)/*.template.json
+
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+checkov: synth $(CHECKOV_VENV)/.installed  ## checkov on the templates (skips explained in docs/security.md)
+	$(CHECKOV_VENV)/bin/checkov --directory $(OUT) --framework cloudformation --quiet --compact --skip-download
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT)
