@@ -8,7 +8,7 @@ import sys
 from aws_cdk import App, Aspects, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from stacks.common import DropRedundantRoleDependencies
+from stacks.common import DropRedundantRoleDependencies, ExplainCdkProviderFunctions
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
@@ -38,6 +38,7 @@ def build_app(app: App) -> App:
     Tags.of(app).add("project", settings.app_name)
     Tags.of(app).add("stage", settings.stage)
     Aspects.of(app).add(DropRedundantRoleDependencies())
+    Aspects.of(app).add(ExplainCdkProviderFunctions())
     # Every synth is checked; an unacknowledged finding fails it.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     if not settings.https:

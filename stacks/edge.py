@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.common import acknowledge, stateful_removal
+from stacks.common import acknowledge, checkov_skip, stateful_removal
 from stacks.settings import Settings
 
 
@@ -31,6 +31,11 @@ class AccessLogs(Construct):
             "this bucket receives the access-log bucket's server access logs; logging it "
             "in turn would only recurse",
         )
+        checkov_skip(
+            server_logs,
+            "CKV_AWS_18",
+            "the server-access-log destination itself; logging it would only recurse",
+        )
         self.bucket = self._build_bucket(
             "AlbAccessLogs",
             server_access_logs_bucket=server_logs,
@@ -46,9 +51,12 @@ class AccessLogs(Construct):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # Versioned so a log cannot be silently overwritten; old versions expire fast.
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     expiration=Duration.days(settings.access_log_expiry_days),
+                    noncurrent_version_expiration=Duration.days(1),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
@@ -100,8 +108,19 @@ class WebAcl(Construct):
                     visibility_config=_visibility(f"{metric_prefix}-common"),
                 ),
                 wafv2.CfnWebACL.RuleProperty(
-                    name="rate-limit-per-ip",
+                    name="aws-known-bad-inputs",
                     priority=1,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
+                        )
+                    ),
+                    visibility_config=_visibility(f"{metric_prefix}-known-bad-inputs"),
+                ),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-limit-per-ip",
+                    priority=2,
                     action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
