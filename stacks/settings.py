@@ -28,6 +28,11 @@ SQS_ESM_MAX_WINDOW_S = 300
 SQS_ESM_UNBATCHED_MAX = 10  # above this a batching window of >= 1 s is mandatory
 ESM_MIN_MAX_CONCURRENCY = 2
 ESM_MAX_MAX_CONCURRENCY = 1000
+# Floors the handlers need: ingest's SQS client gives up after 2 attempts of up to
+# 1 s connect + 3 s read (~9 s worst case) before answering 503; process keeps a
+# 3.5 s safety margin for its own DynamoDB retries (orders_core.retry).
+MIN_INGEST_TIMEOUT_S = 10
+MIN_PROCESS_TIMEOUT_S = 10
 # AWS guidance: maxReceiveCount of at least 5 so a throttled consumer does not
 # send healthy messages to the DLQ.
 MIN_MAX_RECEIVE_COUNT = 5
@@ -136,12 +141,14 @@ class Settings:
             batching_window_seconds=reader.integer(
                 "batching_window_seconds", 0, SQS_ESM_MAX_WINDOW_S
             ),
-            ingest_timeout_seconds=reader.integer("ingest_timeout_seconds", 1, 60),
+            ingest_timeout_seconds=reader.integer(
+                "ingest_timeout_seconds", MIN_INGEST_TIMEOUT_S, 60
+            ),
             ingest_memory_mb=reader.integer(
                 "ingest_memory_mb", LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB
             ),
             process_timeout_seconds=reader.integer(
-                "process_timeout_seconds", 1, LAMBDA_MAX_TIMEOUT_S
+                "process_timeout_seconds", MIN_PROCESS_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S
             ),
             process_memory_mb=reader.integer(
                 "process_memory_mb", LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB
