@@ -55,7 +55,7 @@ def test_derived_visibility_timeout_stays_within_what_sqs_accepts() -> None:
     assert settings.visibility_timeout_seconds == 5700 <= SQS_MAX_VISIBILITY_TIMEOUT_S
     # ... and a timeout Lambda would reject is refused with the range to use.
     (problem,) = _problems(process_timeout_seconds=901)
-    assert problem == "process_timeout_seconds=901 is out of range: use 1..900."
+    assert problem == "process_timeout_seconds=901 is out of range: use 10..900."
 
 
 @pytest.mark.parametrize("cidr", ["10.0.0.1/16", "300.0.0.0/8", "not-a-cidr"])
