@@ -16,9 +16,11 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 STAGE ?= dev
 OUT ?= cdk.out
-CDK := cdk --no-notices -c stage=$(STAGE)
+# Extra CLI arguments, e.g. CDK_ARGS="-c certificate_arn=arn:aws:acm:..."
+CDK_ARGS ?=
+CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint unit test synth cfn-lint local deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +70,9 @@ checkov: synth $(CHECKOV_VENV)/.installed  ## checkov on the templates (skips ex
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT)
+
+bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
+	$(CDK) bootstrap
 
 deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod)
 	$(CDK) deploy --all --require-approval broadening --outputs-file outputs-$(STAGE).json
