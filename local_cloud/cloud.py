@@ -175,6 +175,20 @@ class LocalCloud:
         return result.payload, (None if result.ok else result.error_summary)
 
     # -- what tests and the CLI use -----------------------------------------------------
+    def pause_mappings(self) -> None:
+        """Stop receiving from every mapped queue (returns once no poller is receiving)."""
+        for runner in self._runners:
+            runner.pause()
+
+    def resume_mappings(self) -> None:
+        for runner in self._runners:
+            runner.resume()
+
+    @property
+    def messages_processed(self) -> int:
+        """Messages handed to functions by the event source mappings so far."""
+        return sum(runner.messages for runner in self._runners)
+
     @property
     def aws_url(self) -> str:
         assert self._emulator is not None, "start() first"

@@ -141,6 +141,15 @@ def failed_message_ids(  # noqa: PLR0911 - one return per rule of Lambda's docum
     return failed
 
 
+def _latest_copies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per message: a message whose visibility timeout ran out while the batch
+    was gathering comes back with a new receipt handle, and only the newest one deletes."""
+    latest: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        latest[message["MessageId"]] = message
+    return list(latest.values())
+
+
 Invoke = Callable[[str, dict[str, Any]], InvokeResult]
 
 
@@ -161,8 +170,13 @@ class MappingRunner:
         self._region = region
         self.pollers = max(1, min(mapping.maximum_concurrency or max_pollers, max_pollers))
         self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._parked = threading.Semaphore(0)
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self.batches = 0
+        self.messages = 0
 
     def start(self) -> None:
         if not self.mapping.enabled:
@@ -176,6 +190,16 @@ class MappingRunner:
 
     def stop(self) -> None:
         self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Return once no poller will receive again until resume() (tests use this)."""
+        self._running.clear()
+        for _ in self._threads:
+            self._parked.acquire(timeout=120)  # a poller finishes its batch first
+
+    def resume(self) -> None:
+        self._running.set()
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -187,6 +211,10 @@ class MappingRunner:
         account = self.mapping.queue_arn.split(":")[4]
         queue_url = None
         while not self._stop.is_set():
+            if not self._running.is_set():
+                self._parked.release()
+                self._running.wait()
+                continue
             try:
                 if queue_url is None:
                     queue_url = sqs.get_queue_url(
@@ -199,6 +227,9 @@ class MappingRunner:
                 if self._stop.is_set():
                     return
                 log.warning("sqs   %s: poll failed: %s", self.mapping.queue_name, exc)
+                self._stop.wait(1.0)
+            except Exception:  # a bug here must not silently stop the mapping
+                log.exception("sqs   %s: poller error", self.mapping.queue_name)
                 self._stop.wait(1.0)
 
     def _gather(self, sqs: Any, queue_url: str) -> list[dict[str, Any]]:
@@ -219,9 +250,11 @@ class MappingRunner:
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
+            if not got and not messages:
+                return messages  # an empty long poll: back to the loop (stop, pause)
             if got and not messages:
                 deadline = time.monotonic() + self.mapping.batching_window_s
-            messages.extend(got)
+            messages = _latest_copies(messages + got)
             if messages and not got and wait == 0:
                 self._stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         return messages
@@ -235,13 +268,17 @@ class MappingRunner:
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), SQS_RECEIVE_MAX):
             chunk = done[start : start + SQS_RECEIVE_MAX]
-            sqs.delete_message_batch(
+            answer = sqs.delete_message_batch(
                 QueueUrl=queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
             )
-        self.batches += 1
+            for failure in answer.get("Failed", []):
+                log.warning("sqs   %s: delete failed: %s", self.mapping.queue_name, failure)
+        with self._lock:
+            self.batches += 1
+            self.messages += len(messages)
         receives = max(
             int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)) for m in messages
         )

@@ -1,0 +1,173 @@
+"""The sample app running on LocalCloud, driven over HTTP and the AWS API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from local_cloud.banner import render
+from local_cloud.cli import main
+from tests.local_cloud.conftest import wait_for
+
+
+def http(
+    cloud, path: str, body: bytes | None = None, content_type: str | None = None, method=None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        cloud.http_url + path,
+        data=body,
+        method=method or ("POST" if body is not None else "GET"),
+        headers={"Content-Type": content_type} if content_type else {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def stored(cloud) -> dict[str, dict[str, Any]]:
+    table = cloud.outputs["ThingsTableName"]
+    items = cloud.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+    return {item["pk"]["S"]: item for item in items}
+
+
+def test_outputs_and_resources_come_from_the_deployed_stacks(cloud):
+    assert cloud.outputs["ThingsTableName"] in cloud.resources("AWS::DynamoDB::Table")
+    assert cloud.stack_outputs["Sample-Queue"]["WorkQueueUrl"].endswith(
+        cloud.outputs["WorkQueueUrl"].rsplit("/", 1)[-1]
+    )
+
+
+def test_the_alb_event_and_lambda_context_reach_the_handler(cloud):
+    status, headers, body = http(cloud, "/svc/api/echo?q=a%20b", method="GET")
+
+    assert status == 200
+    assert headers["X-Echo"] == "yes"
+    answer = json.loads(body)
+    event = answer["event"]
+    assert event["path"] == "/svc/api/echo"
+    assert event["queryStringParameters"] == {"q": "a%20b"}
+    assert event["requestContext"]["elb"]["targetGroupArn"].startswith("arn:aws:elastic")
+    assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
+    # the function's own deployed environment, its asset-backed layer, its context
+    assert answer["role"] == "api"
+    assert answer["greeting"] == "from-layer"
+    assert answer["function_name"].startswith("Sample-Compute-Api")
+    assert answer["memory"] == "256"
+    assert 0 < answer["remaining_ms"] <= 3000
+
+
+def test_binary_content_types_arrive_base64_encoded(cloud):
+    status, _, body = http(cloud, "/svc/api/echo", b"\x00\x01raw", "application/octet-stream")
+    event = json.loads(body)["event"]
+    assert status == 200
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x00\x01raw"
+
+
+def test_a_binary_response_is_decoded_back(cloud):
+    status, headers, body = http(cloud, "/svc/api/binary", b"{}", "application/json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert body == b"\x00\x01\x02binary"
+
+
+def test_posted_bodies_flow_through_queue_mapping_and_worker_into_the_table(cloud):
+    status, _, _ = http(cloud, "/svc/api", b'{"id": "http-1"}', "application/json")
+    status_b64, _, _ = http(cloud, "/svc/api", b'{"id": "http-2"}', "application/x-ndjson")
+
+    assert (status, status_b64) == (202, 202)
+    items = wait_for(lambda: {"http-1", "http-2"} <= stored(cloud).keys() and stored(cloud))
+    # the worker runs its own handler module with its own environment (ROLE=worker)
+    assert items["http-1"]["source"]["S"] == "aws:sqs"
+
+
+def test_listener_fixed_responses_and_default_action(cloud):
+    assert http(cloud, "/teapot")[::2] == (418, b"short and stout")
+    status, _, body = http(cloud, "/nowhere")
+    assert (status, json.loads(body)) == (404, {"error": "no route"})
+
+
+def test_function_errors_become_502(cloud):
+    assert http(cloud, "/svc/api/crash", method="GET")[0] == 502
+
+
+def test_a_timed_out_environment_is_replaced(cloud):
+    started = time.monotonic()
+    assert http(cloud, "/svc/api/sleep", method="GET")[0] == 502
+    assert time.monotonic() - started < 10  # the function's 3 s timeout, not the 30 s sleep
+    assert http(cloud, "/svc/api/echo", method="GET")[0] == 200
+
+
+def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
+    sqs = cloud.client("sqs")
+    queue, dlq = cloud.outputs["WorkQueueUrl"], cloud.outputs["WorkDlqUrl"]
+    cloud.pause_mappings()
+    try:
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "2"})
+        sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": "p", "MessageBody": '{"id": "bad", "poison": true}'},
+                {"Id": "a", "MessageBody": '{"id": "mate-a"}'},
+                {"Id": "b", "MessageBody": '{"id": "mate-b"}'},
+            ],
+        )
+    finally:
+        cloud.resume_mappings()
+
+    dead = wait_for(
+        lambda: sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"]).get("Messages")
+    )
+    assert json.loads(dead[0]["Body"])["id"] == "bad"
+    # maxReceiveCount is 3: received three times, moved on the fourth receive
+    assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3
+    items = stored(cloud)
+    assert {"mate-a", "mate-b"} <= items.keys()
+    assert "bad" not in items
+    assert items["mate-a"]["receive_count"]["S"] == "1"  # stored on the first delivery
+
+
+def test_moto_itself_never_consumes_mapped_queues(cloud):
+    # With moto's own delivery on, SendMessage would receive the message at once (and fail
+    # without Docker); with it off, a message waits for the runner's pollers.
+    sqs = cloud.client("sqs")
+    queue = cloud.outputs["WorkQueueUrl"]
+    cloud.pause_mappings()
+    try:
+        sqs.send_message(QueueUrl=queue, MessageBody='{"id": "waits"}')
+        attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "1"
+    finally:
+        cloud.resume_mappings()
+    wait_for(lambda: "waits" in stored(cloud))
+
+
+def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
+    text = render(cloud, '{"id": 1}')
+
+    assert f"curl -X POST {cloud.http_url}/svc/api -H 'Content-Type: application/json'" in text
+    table = cloud.outputs["ThingsTableName"]
+    assert f"aws --endpoint-url {cloud.aws_url} dynamodb scan --table-name {table}" in text
+    assert "python -m local_cloud orders" in text
+    assert "Custom::VpcRestrictDefaultSG" in text
+    assert "AWS::SQS::QueuePolicy" in text
+    assert "/aws/service/powertools" in text
+
+
+@pytest.mark.parametrize("command", ["orders", "dlq"])
+def test_cli_commands_talk_to_the_running_cloud(cloud, capsys, command):
+    port = cloud.aws_url.rsplit(":", 1)[1]
+    assert main([command, "--aws-port", port]) == 0
+    out = capsys.readouterr().out
+    if command == "orders":
+        assert cloud.outputs["ThingsTableName"] in out
+    else:
+        assert "dead-letter queue of" in out

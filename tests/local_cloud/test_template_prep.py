@@ -1,0 +1,118 @@
+"""Template copy: custom resources left out with what serves them; public SSM defaults moved."""
+
+from __future__ import annotations
+
+import copy
+
+from local_cloud.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
+
+CUSTOM = {
+    "Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {}},
+        "ProviderRole": {"Type": "AWS::IAM::Role", "Properties": {}},
+        "ProviderHandler": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Role": {"Fn::GetAtt": ["ProviderRole", "Arn"]}},
+            "DependsOn": ["ProviderRole"],
+        },
+        "Restrict": {
+            "Type": "Custom::VpcRestrictDefaultSG",
+            "Properties": {
+                "ServiceToken": {"Fn::GetAtt": ["ProviderHandler", "Arn"]},
+                "DefaultSecurityGroupId": {"Fn::GetAtt": ["Vpc", "DefaultSecurityGroup"]},
+            },
+        },
+        "Reader": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Value": {"Fn::Sub": "${Restrict.Value}"}},
+        },
+        "Waiter": {"Type": "AWS::SQS::Queue", "DependsOn": ["Restrict", "Vpc"]},
+    },
+    "Outputs": {
+        "VpcId": {"Value": {"Ref": "Vpc"}},
+        "Restricted": {"Value": {"Fn::GetAtt": ["Restrict", "Value"]}},
+    },
+}
+
+
+def test_references_finds_ref_getatt_and_sub():
+    node = {"a": [{"Ref": "A"}, {"Fn::GetAtt": "B.Arn"}, {"Fn::Sub": ["${C}-${AWS::Region}", {}]}]}
+    assert set(references(node)) == {"A", "B", "C"}  # pseudo parameters are not resources
+
+
+def test_custom_resource_its_provider_and_readers_are_left_out():
+    prepared = prepare_template("Net", CUSTOM)
+
+    left_out = {o.logical_id: o.reason for o in prepared.omissions}
+    assert set(left_out) == {"Restrict", "ProviderHandler", "ProviderRole", "Reader"}
+    assert "custom resource" in left_out["Restrict"]
+    assert "Restrict" in left_out["Reader"]
+    assert set(prepared.template["Resources"]) == {"Vpc", "Waiter"}
+    # DependsOn on a left-out resource is dropped, the rest kept
+    assert prepared.template["Resources"]["Waiter"]["DependsOn"] == ["Vpc"]
+    assert prepared.dropped_outputs == ["Restricted"]
+    assert "VpcId" in prepared.template["Outputs"]
+
+
+def test_the_assembly_template_is_never_modified():
+    original = copy.deepcopy(CUSTOM)
+    prepare_template("Net", CUSTOM)
+    assert original == CUSTOM
+
+
+def test_a_provider_still_used_elsewhere_is_kept():
+    template = copy.deepcopy(CUSTOM)
+    template["Resources"]["User"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"Name": {"Ref": "ProviderHandler"}},
+    }
+    prepared = prepare_template("Net", template)
+    assert "ProviderHandler" in prepared.template["Resources"]
+    assert "ProviderRole" in prepared.template["Resources"]
+
+
+PARAMS = {
+    "Parameters": {
+        "Powertools": {
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
+        },
+        "Ami": {
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        },
+        "BootstrapVersion": {
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": "/cdk-bootstrap/hnb659fds/version",
+        },
+        "Plain": {"Type": "String", "Default": "x"},
+    },
+    "Resources": {
+        "Fn": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Layers": [{"Ref": "Powertools"}]},
+        }
+    },
+}
+
+
+def test_public_ssm_defaults_move_to_a_local_path_and_are_seeded():
+    prepared = prepare_template(
+        "Compute",
+        PARAMS,
+        bootstrap_parameter="/cdk-bootstrap/hnb659fds/version",
+        emulator_has=lambda path: "ami-amazon-linux" in path,
+    )
+
+    seeds = {s.template_parameter: s for s in prepared.seeds}
+    params = prepared.template["Parameters"]
+    assert params["Powertools"]["Default"] == (
+        LOCAL_PARAMETER_PREFIX + "/aws/service/powertools/python/arm64/python3.14/3.37.0"
+    )
+    assert seeds["Powertools"].kind == "layer"
+    assert seeds["BootstrapVersion"].kind == "bootstrap"
+    assert params["BootstrapVersion"]["Default"] == "/cdk-bootstrap/hnb659fds/version"
+    # a public parameter the emulation already knows stays as it is
+    assert "Ami" not in seeds
+    assert params["Ami"]["Default"].startswith("/aws/service/ami")
+    assert "Plain" not in seeds

@@ -1,0 +1,55 @@
+"""`python -m local_cloud up` in a real process: banner, then a clean stop on a signal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.local_cloud.conftest import free_port, port_is_free
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, signum):
+    http_port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "local_cloud", "up",
+            "--assembly", str(sample_assembly),
+            "--http-port", str(http_port),
+            "--aws-port", str(aws_port),
+            "--log-dir", str(tmp_path / "logs"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        banner = "".join(lines)
+        assert f"http://127.0.0.1:{http_port}/svc/api" in banner, banner
+        with pytest.raises(urllib.error.HTTPError) as teapot:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/teapot")
+        assert teapot.value.code == 418
+    finally:
+        process.send_signal(signum)
+        rest, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 0, rest
+    assert "stopped" in rest
+    assert port_is_free(http_port)
+    assert port_is_free(aws_port)
