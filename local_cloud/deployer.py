@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from local_cloud.assembly import Assembly, FileAsset
 from local_cloud.aws import ACCOUNT_ID, client
+from local_cloud.moto_support import moto_can_create
 from local_cloud.template_prep import Omission, SsmSeed, prepare_template
 
 log = logging.getLogger("local_cloud")
@@ -213,10 +214,12 @@ class Deployer:
                 stack.template,
                 bootstrap_parameter=stack.bootstrap_version_parameter,
                 emulator_has=self._parameter_exists,
+                supported=moto_can_create,
             )
             for seed in prepared.seeds:
                 self._seed(seed, bootstrap_version, deployment)
             deployment.omissions.extend(prepared.omissions)
+            deployment.patches.extend(prepared.patches)
             deployment.dropped_outputs.extend(
                 f"{stack.stack_name}.{o}" for o in prepared.dropped_outputs
             )
@@ -239,7 +242,10 @@ class Deployer:
         except ClientError as exc:
             raise DeployError(f"stack {name}: {exc}") from exc
         except Exception as exc:  # moto answers 500 when a resource crashes it
-            raise DeployError(f"stack {name}: {type(exc).__name__}: {exc}") from exc
+            raise DeployError(
+                f"stack {name}: moto's CloudFormation crashed on a resource of it (its "
+                f"traceback is above): {type(exc).__name__}"
+            ) from exc
         described = self._cfn.describe_stacks(StackName=name)["Stacks"][0]
         status = described["StackStatus"]
         if status != "CREATE_COMPLETE":

@@ -61,7 +61,8 @@ def _serve(
         from werkzeug.serving import make_server  # noqa: PLC0415
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
-        logging.getLogger("moto").setLevel(logging.ERROR)  # skipped types are reported instead
+        # skipped types are reported in the banner instead; crashes still print a traceback
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module=r"moto\..*")
         disable_moto_sqs_delivery()
         app = FaultInjector(DomainDispatcherApplication(create_backend_app), fault_rate, fault_seed)

@@ -6,7 +6,8 @@ copy (the assembly is never modified), with every change reported:
 * Lambda-backed custom resources (their providers are Node.js functions that cannot run
   here): the custom resource is left out, with whatever exists only to serve it
   (typically its provider function and that function's role), and anything that reads
-  an attribute of it.
+  an attribute of it. Types moto does not implement are left out the same way (moto would
+  skip them, then fail the stack on the first Ref or Fn::GetAtt to one of them).
 * Template parameters typed ``AWS::SSM::Parameter::Value<...>`` whose default names a public
   ``/aws/...`` parameter: moto resolves defaults before any override and refuses to hold
   parameters under ``/aws/``, so the default is rewritten to a local path
@@ -57,6 +58,7 @@ class PreparedTemplate:
     omissions: list[Omission] = field(default_factory=list)
     seeds: list[SsmSeed] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
+    patches: list[str] = field(default_factory=list)  # moto workarounds applied to the copy
 
 
 def references(node: Any) -> Iterator[str]:
@@ -109,11 +111,11 @@ def _add_readers(resources: dict[str, Any], removed: dict[str, str]) -> None:
 
 
 def _add_servants(
-    resources: dict[str, Any], outputs: dict[str, Any], removed: dict[str, str]
+    resources: dict[str, Any], outputs: dict[str, Any], removed: dict[str, str], custom: set[str]
 ) -> None:
-    """What exists only to serve removed resources goes too (provider function, its role)."""
+    """What exists only to serve custom resources goes too (provider function, its role)."""
     candidates: set[str] = set()
-    frontier = set(removed)
+    frontier = set(custom)
     while frontier:
         found = {r for lid in frontier for r in _refs_of(resources[lid]) if r in resources}
         frontier = found - candidates
@@ -131,18 +133,25 @@ def _add_servants(
             changed = True
 
 
-def _remove_custom_resources(prepared: PreparedTemplate) -> None:
+UNSUPPORTED_REASON = "not created: moto's CloudFormation does not implement this type"
+
+
+def _leave_out(prepared: PreparedTemplate, supported: Callable[[str], bool]) -> None:
+    """Leave out custom resources and types moto cannot create, and what depends on them."""
     resources: dict[str, Any] = prepared.template.get("Resources", {})
     outputs: dict[str, Any] = prepared.template.get("Outputs", {})
-    removed: dict[str, str] = {
-        lid: "Lambda-backed custom resource (its provider cannot run here)"
-        for lid, res in resources.items()
-        if _is_custom(res)
-    }
+    removed: dict[str, str] = {}
+    for lid, res in resources.items():
+        if _is_custom(res):
+            removed[lid] = "Lambda-backed custom resource (its provider cannot run here)"
+        elif not supported(str(res.get("Type", ""))):
+            removed[lid] = UNSUPPORTED_REASON
     if not removed:
         return
+    custom = {lid for lid, res in resources.items() if _is_custom(res)}
     _add_readers(resources, removed)
-    _add_servants(resources, outputs, removed)
+    if custom:
+        _add_servants(resources, outputs, removed, custom)
     for lid, reason in removed.items():
         prepared.omissions.append(
             Omission(prepared.stack_name, lid, str(resources[lid].get("Type")), reason)
@@ -195,15 +204,32 @@ def _rewrite_ssm_parameters(
         prepared.seeds.append(SsmSeed(prepared.stack_name, name, default, path, kind))
 
 
+def _work_around_moto(prepared: PreparedTemplate) -> None:
+    """Reshape properties that crash moto's CloudFormation although AWS accepts them."""
+    for logical_id, res in prepared.template.get("Resources", {}).items():
+        tags = res.get("Properties", {}).get("Tags")
+        if res.get("Type") == "AWS::KMS::Key" and isinstance(tags, list):
+            # moto's KMS reads CloudFormation tags with the API's TagKey/TagValue names
+            res["Properties"]["Tags"] = [
+                {"TagKey": t.get("Key"), "TagValue": t.get("Value")} for t in tags
+            ]
+            prepared.patches.append(
+                f"{prepared.stack_name}/{logical_id}: tags renamed to TagKey/TagValue "
+                "(moto's CloudFormation crashes on KMS key tags)"
+            )
+
+
 def prepare_template(
     stack_name: str,
     template: dict[str, Any],
     *,
     bootstrap_parameter: str | None = None,
     emulator_has: Callable[[str], bool] = lambda _path: False,
+    supported: Callable[[str], bool] = lambda _type: True,
 ) -> PreparedTemplate:
     """A deployable copy of template, with what was changed recorded on the result."""
     prepared = PreparedTemplate(stack_name=stack_name, template=copy.deepcopy(template))
-    _remove_custom_resources(prepared)
+    _leave_out(prepared, supported)
     _rewrite_ssm_parameters(prepared, bootstrap_parameter, emulator_has)
+    _work_around_moto(prepared)
     return prepared

@@ -116,3 +116,40 @@ def test_public_ssm_defaults_move_to_a_local_path_and_are_seeded():
     assert "Ami" not in seeds
     assert params["Ami"]["Default"].startswith("/aws/service/ami")
     assert "Plain" not in seeds
+
+
+def test_types_moto_cannot_create_are_left_out_with_their_readers():
+    template = {
+        "Resources": {
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+            "Dashboard": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {"Body": {"Fn::GetAtt": ["Alarm", "Arn"]}},
+            },
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        }
+    }
+    prepared = prepare_template(
+        "Mon", template, supported=lambda kind: kind != "AWS::CloudWatch::Alarm"
+    )
+
+    reasons = {o.logical_id: o.reason for o in prepared.omissions}
+    assert "does not implement" in reasons["Alarm"]
+    assert "Alarm" in reasons["Dashboard"]
+    assert set(prepared.template["Resources"]) == {"Queue"}
+
+
+def test_kms_key_tags_are_renamed_for_moto():
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"Tags": [{"Key": "stage", "Value": "dev"}]},
+            }
+        }
+    }
+    prepared = prepare_template("Data", template)
+    assert prepared.template["Resources"]["Key"]["Properties"]["Tags"] == [
+        {"TagKey": "stage", "TagValue": "dev"}
+    ]
+    assert prepared.patches

@@ -1,0 +1,114 @@
+"""End-to-end fixtures: the real app's assembly and the local cloud running it.
+
+The assembly is synthesized the way the CDK CLI runs the app (cdk.json's context in
+CDK_CONTEXT_JSON, a fresh CDK_OUTDIR), so the tests never depend on a stale cdk.out. Set
+E2E_ASSEMBLY to use an existing assembly instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from local_cloud.cloud import LocalCloud
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("E2E_ASSEMBLY"):
+        return Path(os.environ["E2E_ASSEMBLY"])
+    outdir = tmp_path_factory.mktemp("app") / "cdk.out"
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "CDK_CONTEXT_JSON": json.dumps({**context, "stage": "dev"}),
+    }
+    done = subprocess.run(
+        [sys.executable, "app.py"],
+        check=False,  # the assertion below shows the app's own error
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return outdir
+
+
+def boot(assembly: Path, logs: Path, fault_rate: float = 0.0) -> LocalCloud:
+    return LocalCloud(
+        assembly, http_port=0, aws_port=0, fault_rate=fault_rate, fault_seed=42, log_dir=logs
+    )
+
+
+@pytest.fixture(scope="module")
+def cloud(app_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with boot(app_assembly, tmp_path_factory.mktemp("logs")) as running:
+        yield running
+
+
+def post(cloud: LocalCloud, path: str, body: Any, content_type: str = "application/json"):
+    """POST to the front door; returns (status, headers, parsed JSON body or raw bytes)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(
+        cloud.http_url + path, data=data, method="POST", headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, headers, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        status, headers, raw = error.code, dict(error.headers), error.read()
+    try:
+        return status, headers, json.loads(raw)
+    except ValueError:
+        return status, headers, raw
+
+
+def table_items(cloud: LocalCloud) -> list[dict[str, Any]]:
+    deserializer = TypeDeserializer()
+    dynamodb = cloud.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=cloud.outputs["OrdersTableName"], ConsistentRead=True
+    ):
+        items += [{k: deserializer.deserialize(v) for k, v in i.items()} for i in page["Items"]]
+    return items
+
+
+def stored_keys(cloud: LocalCloud) -> set[tuple[str, str]]:
+    return {(i["order_id"], i["item"]) for i in table_items(cloud)}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    assert value, f"condition not met within {timeout} s"
+    return value
+
+
+def queue_depth(cloud: LocalCloud, queue_url: str) -> int:
+    attributes = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
