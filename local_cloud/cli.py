@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -28,6 +29,7 @@ from local_cloud.cloud import LocalCloud
 from local_cloud.deployer import DeployError
 
 log = logging.getLogger("local_cloud")
+STATE_FILE = ".local-cloud/state.json"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -61,6 +63,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     try:
         cloud.start()
+        _write_state(args.state_file, cloud)
         print(render(cloud, example), flush=True)
         while not stop.is_set():
             stop.wait(1.0)
@@ -74,8 +77,26 @@ def cmd_up(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("stopping...", file=sys.stderr, flush=True)
         cloud.stop()
+        Path(args.state_file).unlink(missing_ok=True)
         print("stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _write_state(path: str, cloud: LocalCloud) -> None:
+    """Where the running cloud is, so `orders`/`dlq`/`redrive` find its region."""
+    state = Path(path)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(
+        json.dumps({"aws_url": cloud.aws_url, "region": cloud.region, "pid": os.getpid()}),
+        encoding="utf-8",
+    )
+
+
+def _state_region(path: str) -> str:
+    try:
+        return str(json.loads(Path(path).read_text(encoding="utf-8"))["region"])
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_REGION
 
 
 # -- helpers for the commands that talk to a running `up` -------------------------------
@@ -244,7 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--aws-port", type=int, default=_env_int("LOCAL_AWS_PORT", 4566))
-        p.add_argument("--region", default=os.environ.get("LOCAL_REGION", DEFAULT_REGION))
+        p.add_argument("--state-file", default=STATE_FILE, help=argparse.SUPPRESS)
+        p.add_argument(
+            "--region",
+            default=os.environ.get("LOCAL_REGION"),
+            help="default: the region of the running `up` (from its state file)",
+        )
 
     up = sub.add_parser("up", help="deploy the assembly and run the system until Ctrl-C")
     common(up)
@@ -273,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.region = args.region or _state_region(args.state_file)
     try:
         return int(args.func(args))
     except (ClientError, BotoCoreError) as exc:

@@ -130,9 +130,9 @@ def test_a_poison_message_ends_in_the_dlq_while_its_batch_mates_are_stored(cloud
         assert {(m["order_id"], m["item"]) for m in mates} <= stored_keys(cloud)
 
         port = cloud.aws_url.rsplit(":", 1)[1]
-        assert cli(["dlq", "--aws-port", port]) == 0
+        assert cli(["dlq", "--aws-port", port, "--region", cloud.region]) == 0
         assert "this is not an order" in capsys.readouterr().out
-        assert cli(["redrive", "--aws-port", port]) == 0
+        assert cli(["redrive", "--aws-port", port, "--region", cloud.region]) == 0
         assert "moved 1 messages back" in capsys.readouterr().out
         # back on the source queue, it fails again and returns to the DLQ
         wait_for(lambda: queue_depth(cloud, dlq) == 1, timeout=max_receives * 6 + 20)

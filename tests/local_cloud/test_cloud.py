@@ -165,7 +165,7 @@ def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
 @pytest.mark.parametrize("command", ["orders", "dlq"])
 def test_cli_commands_talk_to_the_running_cloud(cloud, capsys, command):
     port = cloud.aws_url.rsplit(":", 1)[1]
-    assert main([command, "--aws-port", port]) == 0
+    assert main([command, "--aws-port", port, "--region", cloud.region]) == 0
     out = capsys.readouterr().out
     if command == "orders":
         assert cloud.outputs["ThingsTableName"] in out

@@ -24,6 +24,7 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, sig
             "--http-port", str(http_port),
             "--aws-port", str(aws_port),
             "--log-dir", str(tmp_path / "logs"),
+            "--state-file", str(tmp_path / "state.json"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,6 +46,8 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, sig
         with pytest.raises(urllib.error.HTTPError) as teapot:
             urllib.request.urlopen(f"http://127.0.0.1:{http_port}/teapot")
         assert teapot.value.code == 418
+        # the helper commands find the running cloud's region from its state file
+        assert '"region": "us-east-1"' in (tmp_path / "state.json").read_text()
     finally:
         process.send_signal(signum)
         rest, _ = process.communicate(timeout=30)
@@ -53,3 +56,4 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, sig
     assert "stopped" in rest
     assert port_is_free(http_port)
     assert port_is_free(aws_port)
+    assert not (tmp_path / "state.json").exists()
