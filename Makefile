@@ -69,7 +69,8 @@ checkov: synth $(CHECKOV_VENV)/.installed  ## checkov on the templates (skips ex
 	$(CHECKOV_VENV)/bin/checkov --directory $(OUT) --framework cloudformation --quiet --compact --skip-download
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
-	python -m local_cloud up --assembly $(OUT)
+	python -m local_cloud up --assembly $(OUT) \
+		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}'
 
 bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
 	$(CDK) bootstrap
