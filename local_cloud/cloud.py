@@ -185,11 +185,6 @@ class LocalCloud:
             runner.resume()
 
     @property
-    def messages_processed(self) -> int:
-        """Messages handed to functions by the event source mappings so far."""
-        return sum(runner.messages for runner in self._runners)
-
-    @property
     def aws_url(self) -> str:
         assert self._emulator is not None, "start() first"
         return self._emulator.url

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,17 @@ def test_the_alb_event_and_lambda_context_reach_the_handler(cloud):
     assert answer["function_name"].startswith("Sample-Compute-Api")
     assert answer["memory"] == "256"
     assert 0 < answer["remaining_ms"] <= 3000
+
+
+def test_the_handler_sees_only_its_code_its_layers_and_the_runtime(cloud):
+    answer = json.loads(http(cloud, "/svc/api/echo", method="GET")[2])
+
+    code_dir = answer["sys_path"][0]
+    assert Path(code_dir).name.startswith("asset.")
+    assert answer["cwd"] == code_dir  # Lambda runs in /var/task
+    assert any(p.endswith("/python") and "asset." in p for p in answer["sys_path"])
+    repo = str(Path(__file__).resolve().parents[2])
+    assert repo not in answer["sys_path"]  # the project is never importable by handlers
 
 
 def test_binary_content_types_arrive_base64_encoded(cloud):

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from local_cloud.esm import build_sqs_event, failed_message_ids
+from local_cloud.esm import _latest_copies, build_sqs_event, failed_message_ids
 from local_cloud.worker import InvokeResult
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
@@ -69,3 +69,10 @@ IDS = ["a", "b", "c"]
 )
 def test_which_messages_stay(result, report, expected):
     assert failed_message_ids(result, IDS, report) == expected
+
+
+def test_a_message_redelivered_while_gathering_keeps_only_its_newest_receipt():
+    first = {"MessageId": "m", "ReceiptHandle": "old"}
+    other = {"MessageId": "n", "ReceiptHandle": "n1"}
+    again = {"MessageId": "m", "ReceiptHandle": "new"}
+    assert _latest_copies([first, other, again]) == [again, other]

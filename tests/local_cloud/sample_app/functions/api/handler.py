@@ -6,6 +6,7 @@ Its module name is the worker's too, on purpose: each runs in its own environmen
 import base64
 import json
 import os
+import sys
 import time
 
 import boto3
@@ -33,6 +34,8 @@ def main(event, context):
                     "remaining_ms": context.get_remaining_time_in_millis(),
                     "memory": context.memory_limit_in_mb,
                     "request_id": context.aws_request_id,
+                    "sys_path": sys.path,
+                    "cwd": os.getcwd(),
                 }
             ),
         }
