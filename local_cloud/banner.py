@@ -41,7 +41,12 @@ def render(cloud: LocalCloud, example_body: str = DEFAULT_EXAMPLE_BODY) -> str:
         ]
     else:
         lines.append("no load balancer listener in the assembly: no front door")
-    lines += ["", f"AWS API on {cloud.aws_url} (fake credentials, any key works)"]
+    lines += [
+        "",
+        f"AWS API on {cloud.aws_url} (any credentials work; for the aws CLI, e.g.",
+        "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        f"AWS_DEFAULT_REGION={cloud.region})",
+    ]
     for table in cloud.resources(TABLE_TYPE):
         lines += [
             f"  table {table}{_label(cloud, table)}",

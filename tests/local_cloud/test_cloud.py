@@ -123,7 +123,7 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     queue, dlq = cloud.outputs["WorkQueueUrl"], cloud.outputs["WorkDlqUrl"]
     cloud.pause_mappings()
     try:
-        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "2"})
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "3"})
         sqs.send_message_batch(
             QueueUrl=queue,
             Entries=[
