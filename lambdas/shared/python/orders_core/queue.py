@@ -8,9 +8,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Ingest answers a waiting client, so a failing queue should become a quick 503 (the client
-# retries) rather than a long stall: one SDK retry, short timeouts.
+# retries) rather than a long stall: one SDK retry, short timeouts. `total_max_attempts`
+# counts the first call too (botocore's `max_attempts` would count retries only).
 SQS_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=1,
     read_timeout=3,
 )

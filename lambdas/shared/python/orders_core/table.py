@@ -22,8 +22,10 @@ from orders_core.retry import RetryPolicy
 # the DynamoDB client would retry up to 10 times with its own backoff, unaware of the
 # function's deadline. Short timeouts bound how long one attempt can take, which
 # RetryPolicy.safety_margin_ms must cover.
+# `total_max_attempts` counts the first call too: botocore's `max_attempts` counts retries
+# only, so `max_attempts=1` would still retry once behind the handler's back.
 DYNAMODB_CLIENT_CONFIG: Final = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=1,
     read_timeout=2,
 )
