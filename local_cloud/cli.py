@@ -1,4 +1,4 @@
-"""python -m local_cloud up | orders | dlq | redrive
+"""python -m local_cloud up | orders | dlq | redrive | faults
 
 `up` runs the system in the foreground; the other commands talk to a running `up` through
 its AWS port and find what they need (tables, dead-letter queues) from the deployed stacks.
@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local_cloud.assembly import DEFAULT_REGION, AssemblyError
 from local_cloud.aws import client
 from local_cloud.banner import example_body_or_default, render
-from local_cloud.cloud import LocalCloud
+from local_cloud.cloud import LocalCloud, faults_request
 from local_cloud.deployer import DeployError
 
 log = logging.getLogger("local_cloud")
@@ -87,16 +87,58 @@ def _write_state(path: str, cloud: LocalCloud) -> None:
     state = Path(path)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(
-        json.dumps({"aws_url": cloud.aws_url, "region": cloud.region, "pid": os.getpid()}),
+        json.dumps(
+            {
+                "aws_url": cloud.aws_url,
+                "region": cloud.region,
+                "pid": os.getpid(),
+                "log_dir": str(cloud.log_dir.resolve()) if cloud.log_dir else None,
+            }
+        ),
         encoding="utf-8",
     )
 
 
-def _state_region(path: str) -> str:
+def _state(path: str) -> dict[str, Any]:
     try:
-        return str(json.loads(Path(path).read_text(encoding="utf-8"))["region"])
-    except (OSError, ValueError, KeyError):
-        return DEFAULT_REGION
+        state = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _state_region(path: str) -> str:
+    return str(_state(path).get("region") or DEFAULT_REGION)
+
+
+def logged_reason(log_dir: str | None, message_id: str) -> str | None:
+    """What the functions last logged about a message (structured JSON logs), if anything.
+
+    Lambda handlers log the SQS message id with their failures; this finds the last such
+    line in the running cloud's function logs and keeps its message and error fields.
+    """
+    if not log_dir or not Path(log_dir).is_dir():
+        return None
+    found: dict[str, Any] | None = None
+    for path in sorted(Path(log_dir).glob("*.log")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if message_id not in line or not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("level") in ("ERROR", "WARNING"):
+                found = record
+    if found is None:
+        return None
+    fields = [str(found.get("message", ""))]
+    fields += [
+        f"{key}={found[key]}"
+        for key in ("reason", "detail", "error_code", "error")
+        if found.get(key) is not None
+    ]
+    return "; ".join(fields)
 
 
 # -- helpers for the commands that talk to a running `up` -------------------------------
@@ -197,9 +239,15 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(f"# {dlq} (dead-letter queue of {', '.join(sources)}): {len(messages)} messages")
         for message in messages:
             attributes = message.get("Attributes", {})
-            reason = _reason(message) or (
-                f"received {attributes.get('ApproximateReceiveCount', '?')} times "
-                "without being deleted (maxReceiveCount reached)"
+            reason = (
+                _reason(message)
+                or logged_reason(
+                    args.log_dir or _state(args.state_file).get("log_dir"), message["MessageId"]
+                )
+                or (
+                    f"received {attributes.get('ApproximateReceiveCount', '?')} times "
+                    "without being deleted (maxReceiveCount reached)"
+                )
             )
             print(
                 json.dumps(
@@ -256,6 +304,23 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faults(args: argparse.Namespace) -> int:
+    change: dict[str, Any] = {}
+    if args.rate is not None:
+        change["rate"] = args.rate
+    if args.match is not None:
+        change["match"] = args.match
+    if args.clear_match:
+        change["match"] = None
+    try:
+        state = faults_request(_aws_url(args), change or None)
+    except OSError as exc:
+        print(f"cannot reach the local cloud on {_aws_url(args)}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(state))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_cloud", description=__doc__.split("\n")[0]
@@ -286,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON body for the banner's curl line",
     )
     up.set_defaults(func=cmd_up)
+    faults = sub.add_parser("faults", help="show or change DynamoDB write fault injection")
+    common(faults)
+    faults.add_argument("--rate", type=float, help="fraction (0..1) of writes to throttle")
+    faults.add_argument("--match", help="throttle every write whose request contains this")
+    faults.add_argument("--clear-match", action="store_true", help="stop failing matches")
+    faults.set_defaults(func=cmd_faults)
     for name, func, text in [
         ("orders", cmd_orders, "list the items of every deployed table"),
         ("dlq", cmd_dlq, "show dead-letter queue messages and why they are there"),
@@ -294,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         common(p)
         p.set_defaults(func=func)
+        if name == "dlq":
+            p.add_argument(
+                "--log-dir", help="function logs to take reasons from (default: the running up's)"
+            )
     return parser
 
 

@@ -7,11 +7,13 @@ with LocalCloud("cdk.out", http_port=0, aws_port=0) as cloud:
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +27,7 @@ from local_cloud.aws import client, session
 from local_cloud.deployer import Deployer, Deployment
 from local_cloud.emulator import Emulator, start_emulator
 from local_cloud.esm import DEFAULT_MAX_POLLERS, MappingRunner, SqsMapping, load_mappings
+from local_cloud.faults import CONTROL_PATH
 from local_cloud.frontdoor import FrontDoor
 from local_cloud.functions import FunctionCatalog, load_functions
 from local_cloud.worker import FunctionPool, InvokeResult
@@ -150,6 +153,14 @@ class LocalCloud:
             shutil.rmtree(self._work_dir, ignore_errors=True)
 
     # -- invoking -----------------------------------------------------------------------
+    def set_faults(self, **change: Any) -> dict[str, Any]:
+        """Change fault injection at run time: ``rate=0..1``, ``match="text"`` or ``None``.
+
+        Returns the emulation's fault state after the change (also ``injected``, the
+        number of write calls failed so far).
+        """
+        return faults_request(self.aws_url, change)
+
     def invoke(self, function_arn: str, event: dict[str, Any]) -> InvokeResult:
         """Invoke a deployed function synchronously in one of its environments."""
         pool = self._pools.get(":".join(function_arn.split(":")[:7]))
@@ -222,3 +233,17 @@ class LocalCloud:
         """Physical ids of every deployed resource of a CloudFormation type."""
         assert self.deployment is not None, "start() first"
         return self.deployment.physical_ids(resource_type)
+
+
+def faults_request(aws_url: str, change: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GET (no change) or POST the fault state of an emulation at `aws_url`."""
+    data = json.dumps(change).encode() if change is not None else None
+    request = urllib.request.Request(  # noqa: S310 - the caller's own local emulation
+        aws_url + CONTROL_PATH,
+        data=data,
+        method="POST" if data is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        state: dict[str, Any] = json.loads(response.read())
+    return state

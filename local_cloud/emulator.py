@@ -11,6 +11,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from types import FrameType
@@ -45,6 +46,30 @@ def disable_moto_sqs_delivery() -> None:
     Queue.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
 
 
+def speed_up_moto_sqs_clock() -> None:
+    """Give moto's SQS a cheap clock: it reads it for every message on every call.
+
+    moto computes each message's visibility from ``unix_time_millis()``, which builds two
+    datetimes per call, and scans the whole queue on every send and receive: with 1,500
+    messages queued a ReceiveMessage took 1.3 s, a SendMessageBatch 0.3 s (measured here).
+    ``time.time()`` gives the same value (seconds since the epoch, UTC) about ten times
+    faster; calls with an explicit datetime keep moto's own conversion.
+    """
+    import moto.sqs.models as sqs_models  # noqa: PLC0415 - emulation process only
+
+    unix_time = sqs_models.unix_time  # type: ignore[attr-defined]
+    unix_time_millis = sqs_models.unix_time_millis  # type: ignore[attr-defined]
+
+    def fast_unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(unix_time(dt))
+
+    def fast_unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(unix_time_millis(dt))
+
+    sqs_models.unix_time = fast_unix_time  # type: ignore[attr-defined]
+    sqs_models.unix_time_millis = fast_unix_time_millis  # type: ignore[attr-defined]
+
+
 def _serve(
     host: str,
     port: int,
@@ -65,6 +90,7 @@ def _serve(
         logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module=r"moto\..*")
         disable_moto_sqs_delivery()
+        speed_up_moto_sqs_clock()
         app = FaultInjector(DomainDispatcherApplication(create_backend_app), fault_rate, fault_seed)
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     except Exception as exc:

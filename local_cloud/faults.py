@@ -4,10 +4,17 @@ A fraction of DynamoDB write calls gets the throttling error real DynamoDB sends
 ``ProvisionedThroughputExceededException`` in the AWS JSON 1.0 error shape), before moto sees
 the request, so the write does not happen and clients (boto3 retries, handlers, the event
 source mapping) react exactly as they would in AWS.
+
+Besides the random rate, writes whose request body contains a chosen text can be made to
+fail every time (a hot key, an item the table keeps refusing): the records behind them
+exhaust their receives and reach the dead-letter queue, and clearing the match is "the
+fix" after which a redrive stores them. Both are changed at run time through
+``GET``/``POST`` on ``CONTROL_PATH`` of the AWS port (``python -m local_cloud faults``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import threading
@@ -23,6 +30,7 @@ DYNAMODB_WRITE_OPERATIONS = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
 THROTTLE_TYPE = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+CONTROL_PATH = "/_local_cloud/faults"
 THROTTLE_MESSAGE = (
     "The level of configured provisioned throughput for the table was exceeded. "
     "Consider increasing your provisioning level with the UpdateTable API."
@@ -51,35 +59,72 @@ def throttling_response() -> tuple[str, list[tuple[str, str]], bytes]:
     return "400 Bad Request", headers, body
 
 
+def _check_rate(rate: Any) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"fault rate must be between 0 and 1, got {rate!r}")
+    return float(rate)
+
+
 class FaultInjector:
-    """Fails `rate` (0..1) of DynamoDB write calls with a throttling error."""
+    """Fails `rate` (0..1) of DynamoDB write calls, and every write matching `match`."""
 
     def __init__(self, app: WSGIApp, rate: float, seed: int | None = None) -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
         self.app = app
-        self.rate = rate
+        self.rate = _check_rate(rate)
+        self.match: str | None = None
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not cryptography
         self._lock = threading.Lock()
         self.injected = 0
 
-    def _should_fail(self) -> bool:
-        if self.rate <= 0.0:
-            return False
+    def _should_fail(self, body: bytes) -> bool:
         with self._lock:
-            hit = self._random.random() < self.rate
+            hit = bool(self.match and self.match.encode() in body) or (
+                self.rate > 0.0 and self._random.random() < self.rate
+            )
             self.injected += hit
             return hit
+
+    def state(self) -> dict[str, Any]:
+        return {"rate": self.rate, "match": self.match, "injected": self.injected}
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if dynamodb_write_operation(environ) and self._should_fail():
-            # Drain the request body so the connection stays usable for keep-alive.
+        if environ.get("PATH_INFO") == CONTROL_PATH:
+            return self._control(environ, start_response)
+        if dynamodb_write_operation(environ):
+            # Read the body (to match on it) and hand moto an unread copy.
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length:
-                environ["wsgi.input"].read(length)
-            status, headers, body = throttling_response()
-            start_response(status, headers)
-            return [body]
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            if self._should_fail(body):
+                status, headers, error = throttling_response()
+                start_response(status, headers)
+                return [error]
         return self.app(environ, start_response)
+
+    def _control(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """GET: the current faults. POST {"rate": 0..1, "match": "text" | null}: change them."""
+        status = "200 OK"
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                change = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(change, dict):
+                    raise ValueError("send a JSON object")
+                rate = _check_rate(change["rate"]) if "rate" in change else self.rate
+                match = change.get("match", self.match)
+                if match is not None and (not isinstance(match, str) or not match):
+                    raise ValueError("match must be a non-empty string or null")
+                with self._lock:
+                    self.rate, self.match = rate, match
+            except ValueError as exc:
+                status = "400 Bad Request"
+                payload = json.dumps({"error": str(exc)}).encode()
+                start_response(status, [("Content-Type", "application/json")])
+                return [payload]
+        payload = json.dumps(self.state()).encode()
+        start_response(status, [("Content-Type", "application/json")])
+        return [payload]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import zlib
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_cloud.aws import session
+from local_cloud.cloud import faults_request
 from local_cloud.emulator import Emulator, start_emulator
 from local_cloud.faults import FaultInjector
 
@@ -96,3 +98,41 @@ def test_boto3_sees_the_throttle_on_the_wire(throttling_emulator):
     # botocore treats it as throttling and retries ("max_attempts" counts retries here)
     assert error["ResponseMetadata"]["RetryAttempts"] == 2
     assert dynamodb.scan(TableName="t")["Count"] == 0  # the write never happened
+
+
+def test_matching_writes_always_fail_and_others_pass():
+    injector = FaultInjector(passthrough, 0.0)
+    injector.match = "hot-key"
+
+    def put(body: bytes) -> str:
+        seen: dict[str, str] = {}
+        environ = {
+            "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": __import__("io").BytesIO(body),
+        }
+        b"".join(injector(environ, lambda status, headers: seen.setdefault("status", status)))
+        return seen["status"]
+
+    assert all(put(b'{"Item": {"item": {"S": "hot-key"}}}').startswith("400") for _ in range(20))
+    assert put(b'{"Item": {"item": {"S": "cold"}}}') == "200 OK"
+    assert injector.injected == 20
+
+
+def test_faults_change_at_run_time_through_the_control_path(throttling_emulator):
+    url = throttling_emulator.url
+    before = faults_request(url)
+    assert (before["rate"], before["match"]) == (1.0, None)
+    assert faults_request(url, {"rate": 0, "match": "hot"})["match"] == "hot"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        faults_request(url, {"rate": 2})
+    assert refused.value.code == 400
+    # the change is live: with rate 0 only matching writes fail
+    dynamodb = session("us-east-1").client(
+        "dynamodb", endpoint_url=url, config=Config(retries={"total_max_attempts": 1})
+    )
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "cold"}})
+    with pytest.raises(ClientError):
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": "hot"}})
+    after = faults_request(url, {"rate": 1.0, "match": None})
+    assert after["injected"] == before["injected"] + 1
