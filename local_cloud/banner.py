@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 
 from local_cloud.cloud import LocalCloud
@@ -11,6 +13,21 @@ from local_cloud.cloud import LocalCloud
 TABLE_TYPE = "AWS::DynamoDB::Table"
 QUEUE_TYPE = "AWS::SQS::Queue"
 DEFAULT_EXAMPLE_BODY = '{"hello": "world"}'
+
+
+def _command(name: str) -> str:
+    """How to run `name` from another terminal in this directory.
+
+    The copy beside the running Python (a virtualenv's) first: `make` puts the venv on
+    PATH, but the terminal the reader pastes into may not have it.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        try:
+            return os.path.relpath(beside)
+        except ValueError:  # another drive (Windows)
+            return str(beside)
+    return name
 
 
 def _label(cloud: LocalCloud, physical_id: str) -> str:
@@ -41,20 +58,20 @@ def render(cloud: LocalCloud, example_body: str = DEFAULT_EXAMPLE_BODY) -> str:
         ]
     else:
         lines.append("no load balancer listener in the assembly: no front door")
-    lines += [
-        "",
-        f"AWS API on {cloud.aws_url} (any credentials work; for the aws CLI, e.g.",
-        "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        f"AWS_DEFAULT_REGION={cloud.region})",
-    ]
+    lines += ["", f"AWS API on {cloud.aws_url} (any credentials work)"]
+    credentials = (
+        f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={cloud.region}"
+    )
     for table in cloud.resources(TABLE_TYPE):
         lines += [
             f"  table {table}{_label(cloud, table)}",
-            f"    aws --endpoint-url {cloud.aws_url} dynamodb scan --table-name {table}",
+            f"    {credentials} \\",
+            f"      {_command('aws')} --endpoint-url {cloud.aws_url} dynamodb scan "
+            f"--table-name {table}",
         ]
     if cloud.resources(TABLE_TYPE):
         port = cloud.aws_url.rsplit(":", 1)[1]
-        lines.append(f"    (no aws CLI? python -m local_cloud orders --aws-port {port})")
+        lines.append(f"    or: {_command('python')} -m local_cloud orders --aws-port {port}")
     for queue in cloud.resources(QUEUE_TYPE):
         lines.append(f"  queue {queue.rsplit('/', 1)[-1]}{_label(cloud, queue)}")
     for mapping in cloud.mappings:
