@@ -11,10 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +91,6 @@ def table_items(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 def stored_keys(cloud: LocalCloud) -> set[tuple[str, str]]:
     return {(i["order_id"], i["item"]) for i in table_items(cloud)}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    assert value, f"condition not met within {timeout} s"
-    return value
 
 
 def queue_depth(cloud: LocalCloud, queue_url: str) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from local_cloud.cloud import LocalCloud
-from tests.e2e.conftest import boot, post, stored_keys, wait_for
+from tests.e2e.conftest import boot, post, stored_keys
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -26,7 +26,8 @@ from orders_core.versioning import format_accepted_at, make_version
 
 from local_cloud.cli import main as cli
 from local_cloud.cloud import LocalCloud
-from tests.e2e.conftest import boot, post, queue_depth, table_items, wait_for
+from tests.e2e.conftest import boot, post, queue_depth, table_items
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 

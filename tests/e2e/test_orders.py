@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from local_cloud.cli import main as cli
-from tests.e2e.conftest import post, queue_depth, stored_keys, table_items, wait_for
+from tests.e2e.conftest import post, queue_depth, stored_keys, table_items
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 

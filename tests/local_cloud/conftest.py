@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from local_cloud.cloud import LocalCloud
+from tests import polling
 from tests.local_cloud.sample_app.app import synth
 
 
@@ -28,14 +28,8 @@ def cloud(sample_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
-    """Poll until predicate() is truthy; fail with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    assert value, f"condition not met within {timeout} s"
-    return value
+    """The shared poller, with this tier's shorter defaults."""
+    return polling.wait_for(predicate, timeout, interval)
 
 
 def free_port() -> int:
