@@ -91,7 +91,11 @@ class ComputeStack(Stack):
                 asset="process",
                 timeout_seconds=settings.process_timeout_seconds,
                 memory_mb=settings.process_memory_mb,
-                environment={"ORDERS_TABLE_NAME": table.table_name},
+                environment={
+                    "ORDERS_TABLE_NAME": table.table_name,
+                    # so the function can count what the redrive policy dead-letters
+                    "ORDERS_MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                },
                 statements=(
                     iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]),
                     # What the event source mapping calls with this role, nothing more.

@@ -20,7 +20,13 @@ from stacks.settings import Settings
 PERIOD = Duration.minutes(1)
 # The custom metrics the handlers emit (EMF; orders_core.observability.MetricName).
 INGEST_METRICS = ("OrdersAccepted", "RequestsRejected")
-PROCESS_METRICS = ("OrdersStored", "StaleSkipped", "RecordsFailed", "WriteRetries")
+PROCESS_METRICS = (
+    "OrdersStored",
+    "StaleSkipped",
+    "RecordsFailed",
+    "WriteRetries",
+    "OrdersDeadLettered",
+)
 
 
 class Monitoring(Construct):

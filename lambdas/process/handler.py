@@ -38,7 +38,10 @@ def get_service() -> StorageService:
     """Built on the first invocation and kept for the container's life."""
     settings = get_settings()
     client = boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
-    return StorageService(OrdersTable(client, settings.orders_table_name))
+    return StorageService(
+        OrdersTable(client, settings.orders_table_name),
+        max_receive_count=settings.max_receive_count,
+    )
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:

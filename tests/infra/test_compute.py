@@ -61,6 +61,7 @@ def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> No
     assert "ORDERS_TABLE_NAME" not in ingest_env
     assert "Fn::ImportValue" in process_env["ORDERS_TABLE_NAME"]
     assert "ORDERS_QUEUE_URL" not in process_env
+    assert process_env["ORDERS_MAX_RECEIVE_COUNT"] == "5"  # the queue's redrive setting
     for env in (ingest_env, process_env):
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Orders-dev"

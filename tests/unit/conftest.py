@@ -131,6 +131,7 @@ def orders_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> TableProbe:
         BillingMode="PAY_PER_REQUEST",
     )
     monkeypatch.setenv("ORDERS_TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("ORDERS_MAX_RECEIVE_COUNT", "5")
     return TableProbe(name=TABLE_NAME, resource_table=table)
 
 

@@ -223,7 +223,9 @@ def test_settings_read_the_documented_variables() -> None:
             "POWERTOOLS_SERVICE_NAME": "orders-process",
             "POWERTOOLS_METRICS_NAMESPACE": "Orders-dev",
             "ORDERS_TABLE_NAME": "orders-dev",
+            "ORDERS_MAX_RECEIVE_COUNT": "5",
             "UNRELATED": "ignored",
         },
     )
     assert (settings.orders_table_name, settings.log_level) == ("orders-dev", "INFO")
+    assert settings.max_receive_count == 5

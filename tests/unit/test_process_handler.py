@@ -69,7 +69,10 @@ def use_table_client(
     monkeypatch: pytest.MonkeyPatch, table: TableProbe, client: Any, clock: FakeClock
 ) -> None:
     service = StorageService(
-        OrdersTable(client, table.name, policy=RetryPolicy(), sleep=clock.sleep, jitter=lambda: 1.0)
+        OrdersTable(
+            client, table.name, policy=RetryPolicy(), sleep=clock.sleep, jitter=lambda: 1.0
+        ),
+        max_receive_count=5,
     )
     monkeypatch.setattr(process_handler, "get_service", lambda: service)
 
@@ -222,6 +225,22 @@ def test_a_poison_record_fails_alone(
     assert error["reason"] in {"malformed_json", "invalid_order", "invalid_stamp"}
     assert error["receive_count"] == "2"
     assert captured.metric_total("RecordsFailed", reason=error["reason"]) == 1
+    assert captured.metric_total("OrdersDeadLettered") == 0  # receive 2 of 5: not yet
+
+
+def test_a_record_failing_its_last_receive_is_counted_as_dead_lettered(
+    orders_table: TableProbe, captured: Captured
+) -> None:
+    # Given a poison message on its fifth (last allowed) receive, and a good one
+    failures = run(
+        sqs_record("not json", message_id="poison", receive_count=5),
+        sqs_record(message({"order_id": "1", "item": "A"}), message_id="good", receive_count=5),
+    )
+    # Then only the poison is reported, and counted and logged as going to the DLQ
+    assert failures == ["poison"]
+    assert captured.metric_total("OrdersDeadLettered") == 1
+    dead = [line for line in captured.logs() if "dead-letter" in line["message"]]
+    assert [line["message_id"] for line in dead] == ["poison"]
 
 
 def test_a_batch_where_every_record_fails_raises(orders_table: TableProbe) -> None:

@@ -27,6 +27,7 @@ class MetricName(StrEnum):
     STALE_SKIPPED = "StaleSkipped"
     RECORDS_FAILED = "RecordsFailed"  # dimension "reason"
     WRITE_RETRIES = "WriteRetries"
+    DEAD_LETTERED = "OrdersDeadLettered"  # failed on the last receive: the DLQ takes it
 
 
 def configure(settings: CommonSettings) -> None:

@@ -32,6 +32,8 @@ class IngestSettings(CommonSettings):
 
 class ProcessSettings(CommonSettings):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+    # The queue's redrive maxReceiveCount: a record failing on that receive goes to the DLQ.
+    max_receive_count: int = Field(alias="ORDERS_MAX_RECEIVE_COUNT", ge=1)
 
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)

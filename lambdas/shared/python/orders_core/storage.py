@@ -13,8 +13,19 @@ from orders_core.table import OrdersTable, StoreError, WriteOutcome
 
 
 class StorageService:
-    def __init__(self, table: OrdersTable) -> None:
+    def __init__(self, table: OrdersTable, *, max_receive_count: int) -> None:
         self._table = table
+        self._max_receive_count = max_receive_count
+
+    def _note_if_last_receive(self, message_id: str, receive_count: str) -> None:
+        """A record failing on its last allowed receive is moved to the DLQ by SQS: say so."""
+        if receive_count.isdigit() and int(receive_count) >= self._max_receive_count:
+            logger.error(
+                "last receive failed: the queue moves this message to the dead-letter queue",
+                message_id=message_id,
+                receive_count=receive_count,
+            )
+            count(MetricName.DEAD_LETTERED)
 
     def store(
         self,
@@ -35,6 +46,7 @@ class StorageService:
                 receive_count=receive_count,
             )
             count_by_reason(MetricName.RECORDS_FAILED, exc.reason)
+            self._note_if_last_receive(message_id, receive_count)
             raise
         order, stamp = accepted.order, accepted.stamp
 
@@ -65,6 +77,7 @@ class StorageService:
                 receive_count=receive_count,
             )
             count_by_reason(MetricName.RECORDS_FAILED, exc.reason)
+            self._note_if_last_receive(message_id, receive_count)
             raise
         if outcome is WriteOutcome.STORED:
             count(MetricName.ORDERS_STORED)
