@@ -111,15 +111,20 @@ def _state_region(path: str) -> str:
     return str(_state(path).get("region") or DEFAULT_REGION)
 
 
+REASON_FIELDS = ("reason", "detail", "error_code", "error")
+
+
 def logged_reason(log_dir: str | None, message_id: str) -> str | None:
     """What the functions last logged about a message (structured JSON logs), if anything.
 
-    Lambda handlers log the SQS message id with their failures; this finds the last such
-    line in the running cloud's function logs and keeps its message and error fields.
+    Lambda handlers log the SQS message id with their failures; this finds the last
+    warning or error line about it in the running cloud's function logs, preferring one
+    that names a reason, and keeps its message and reason fields.
     """
     if not log_dir or not Path(log_dir).is_dir():
         return None
-    found: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+    last_with_reason: dict[str, Any] | None = None
     for path in sorted(Path(log_dir).glob("*.log")):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if message_id not in line or not line.startswith("{"):
@@ -129,15 +134,14 @@ def logged_reason(log_dir: str | None, message_id: str) -> str | None:
             except ValueError:
                 continue
             if isinstance(record, dict) and record.get("level") in ("ERROR", "WARNING"):
-                found = record
+                last = record
+                if any(record.get(key) is not None for key in REASON_FIELDS):
+                    last_with_reason = record
+    found = last_with_reason or last
     if found is None:
         return None
     fields = [str(found.get("message", ""))]
-    fields += [
-        f"{key}={found[key]}"
-        for key in ("reason", "detail", "error_code", "error")
-        if found.get(key) is not None
-    ]
+    fields += [f"{key}={found[key]}" for key in REASON_FIELDS if found.get(key) is not None]
     return "; ".join(fields)
 
 
