@@ -36,6 +36,19 @@ class StorageService:
         remaining_ms: Callable[[], int],
     ) -> WriteOutcome:
         try:
+            return self._store(body, message_id, receive_count, remaining_ms)
+        except (InvalidMessage, StoreError):
+            self._note_if_last_receive(message_id, receive_count)
+            raise
+
+    def _store(
+        self,
+        body: str,
+        message_id: str,
+        receive_count: str,
+        remaining_ms: Callable[[], int],
+    ) -> WriteOutcome:
+        try:
             accepted = AcceptedOrder.from_message_body(body)
         except InvalidMessage as exc:
             logger.error(
@@ -46,7 +59,6 @@ class StorageService:
                 receive_count=receive_count,
             )
             count_by_reason(MetricName.RECORDS_FAILED, exc.reason)
-            self._note_if_last_receive(message_id, receive_count)
             raise
         order, stamp = accepted.order, accepted.stamp
 
@@ -77,7 +89,6 @@ class StorageService:
                 receive_count=receive_count,
             )
             count_by_reason(MetricName.RECORDS_FAILED, exc.reason)
-            self._note_if_last_receive(message_id, receive_count)
             raise
         if outcome is WriteOutcome.STORED:
             count(MetricName.ORDERS_STORED)
