@@ -87,36 +87,20 @@ class WebAcl(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(f"{metric_prefix}-web-acl"),
             rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="aws-common-rule-set",
-                    priority=0,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS",
-                            name="AWSManagedRulesCommonRuleSet",
-                            # The rule set blocks bodies over 8 KB; the API takes up to
-                            # 256 KiB and answers 413 itself past that, so only count.
-                            rule_action_overrides=[
-                                wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                    name="SizeRestrictions_BODY",
-                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                                )
-                            ],
-                        )
-                    ),
-                    visibility_config=_visibility(f"{metric_prefix}-common"),
+                _managed_rule_group(
+                    "aws-common-rule-set",
+                    0,
+                    "AWSManagedRulesCommonRuleSet",
+                    f"{metric_prefix}-common",
+                    # The rule set blocks bodies over 8 KB; the API takes up to 256 KiB
+                    # and answers 413 itself past that, so only count.
+                    count_only=("SizeRestrictions_BODY",),
                 ),
-                wafv2.CfnWebACL.RuleProperty(
-                    name="aws-known-bad-inputs",
-                    priority=1,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
-                        )
-                    ),
-                    visibility_config=_visibility(f"{metric_prefix}-known-bad-inputs"),
+                _managed_rule_group(
+                    "aws-known-bad-inputs",
+                    1,
+                    "AWSManagedRulesKnownBadInputsRuleSet",
+                    f"{metric_prefix}-known-bad-inputs",
                 ),
                 wafv2.CfnWebACL.RuleProperty(
                     name="rate-limit-per-ip",
@@ -137,6 +121,29 @@ class WebAcl(Construct):
             resource_arn=load_balancer.load_balancer_arn,
             web_acl_arn=self.acl.attr_arn,
         )
+
+
+def _managed_rule_group(
+    name: str, priority: int, group: str, metric_name: str, count_only: tuple[str, ...] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
+    """An AWS managed rule group; the rules named in `count_only` count instead of block."""
+    overrides = [
+        wafv2.CfnWebACL.RuleActionOverrideProperty(
+            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+        )
+        for rule in count_only
+    ]
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                vendor_name="AWS", name=group, rule_action_overrides=overrides or None
+            )
+        ),
+        visibility_config=_visibility(metric_name),
+    )
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
