@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from moto.dynamodb.models import dynamodb_backends
 
 from lambdas.aggregator import handler as aggregator_handler
 from lambdas.files import handler as files_handler
@@ -256,27 +257,19 @@ def tx_image(transaction_id: str, customer_id: str, amount: str, **extra: Any) -
 
 
 def moto_stream_records(table: str) -> list[dict[str, Any]]:
-    """Every record moto's stream of ``table`` holds, in the shape Lambda delivers."""
-    client = boto3.client("dynamodbstreams", region_name=REGION)
-    arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
-        "LatestStreamArn"
-    ]
-    shard = client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = client.get_shard_iterator(
-        StreamArn=arn, ShardId=shard, ShardIterator="TRIM_HORIZON"
-    )["ShardIterator"]
+    """Every record moto's stream of ``table`` holds, in the shape Lambda delivers.
+
+    Read from moto's backend: its DynamoDB Streams API does not answer in-process here.
+    """
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    moto_table = backend.get_table(table)
+    arn = f"{moto_table.table_arn}/stream/{moto_table.latest_stream_label}"
     records: list[dict[str, Any]] = []
-    while iterator:
-        response = client.get_records(ShardIterator=iterator, Limit=1000)
-        if not response["Records"]:
-            break
-        for delivered in response["Records"]:
-            record = dict(delivered)
-            record["dynamodb"] = dict(record["dynamodb"])
-            record["dynamodb"].pop("ApproximateCreationDateTime", None)
-            record["eventSourceARN"] = arn
-            records.append(record)
-        iterator = response.get("NextShardIterator")
+    for stored in moto_table.stream_shard.items:
+        record = json.loads(json.dumps(stored.to_json(), default=str))
+        record["dynamodb"].pop("ApproximateCreationDateTime", None)
+        record["eventSourceARN"] = arn
+        records.append(record)
     return records
 
 
