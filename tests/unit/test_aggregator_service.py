@@ -1,6 +1,7 @@
 """The aggregator against moto: stream batches in, totals and HighBalanceAlert out."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -8,21 +9,29 @@ import pytest
 from botocore.exceptions import ClientError
 from orders_core.aggregator.records import LedgerChange, Posting, change_of
 from orders_core.aggregator.service import plan
+from orders_core.aggregator.settings import AggregatorSettings
 from orders_core.aggregator.tables import LedgerTables, StoredPosting, Totals
+from orders_core.settings import SettingsError, load_settings
 
 from lambdas.aggregator import handler as aggregator_handler
+from lambdas.files import handler as files_handler
 from tests.unit.conftest import REGION, Captured
 from tests.unit.events import FakeContext
 from tests.unit.ledger_support import (
     ORDERS,
     POSTINGS,
     TOTALS,
+    TRANSACTIONS,
     LedgerWorld,
     by_key,
+    files_world,
     ledger_world,
+    moto_stream_records,
     stream_record,
     tx_image,
 )
+
+SAMPLE = Path(__file__).parents[2] / "samples" / "transactions.csv"
 
 
 @pytest.fixture
@@ -370,3 +379,64 @@ def test_plan_is_pure_and_moves_both_customers_of_a_reassignment() -> None:
     assert (after["c2"].total, after["c2"].count, after["c2"].rev) == (Decimal("40.00"), 1, 1)
     assert after["c1"].pending_alert is None
     assert planned.posting == StoredPosting("tx#t1", 2, Posting("c2", Decimal("40.00")))
+
+
+# --- settings and the sample file ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HIGH_BALANCE_THRESHOLD", "1e6", "HIGH_BALANCE_THRESHOLD"),
+        ("HIGH_BALANCE_THRESHOLD", "1000000.005", "HIGH_BALANCE_THRESHOLD"),
+        ("LEDGER_CURRENCY", "idr", "LEDGER_CURRENCY"),
+        ("HIGH_BALANCE_TOPIC_ARN", "", "HIGH_BALANCE_TOPIC_ARN"),
+    ],
+)
+def test_settings_fail_loudly_naming_the_variable(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError, match=message):
+        run(tx("t1", "c1", "1", 1))
+    assert world.totals() == {}
+
+
+def test_the_threshold_setting_is_exact() -> None:
+    settings = load_settings(
+        AggregatorSettings,
+        {
+            "POWERTOOLS_SERVICE_NAME": "orders-aggregator",
+            "POWERTOOLS_METRICS_NAMESPACE": "Orders",
+            "TOTALS_TABLE_NAME": "t",
+            "POSTINGS_TABLE_NAME": "p",
+            "LEDGER_CURRENCY": "IDR",
+            "HIGH_BALANCE_THRESHOLD": "1000000.10",
+            "HIGH_BALANCE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:HighBalanceAlert",
+        },
+    )
+
+    assert settings.high_balance_threshold == Decimal("1000000.10")
+
+
+def test_the_sample_file_moves_totals_and_crosses_the_threshold_once(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = files_world(monkeypatch)
+    monkeypatch.setenv("HIGH_BALANCE_THRESHOLD", "1000000")
+    event = files.upload("incoming/transactions.csv", SAMPLE.read_bytes())
+    files_handler.lambda_handler(event, FakeContext())
+
+    records = moto_stream_records(TRANSACTIONS)
+    assert run(*records) == []
+    assert run(*records) == []  # the whole stream again: nothing moves twice
+
+    assert {cid: item["total"] for cid, item in world.totals().items()} == {
+        "C-001": Decimal("1100000.5"),  # 250000 + 600000.50 - 50000 (refund) + 300000
+        "C-002": Decimal("75000"),
+        "C-003": Decimal("42000"),
+    }
+    assert [(a["alert_id"], a["total"], a["source"]) for a in world.alerts()] == [
+        ("C-001#1", Decimal("1100000.50"), "tx#T-1008")
+    ]

@@ -10,8 +10,10 @@ from botocore.exceptions import ClientError
 from orders_core.dynamo import RetriesExhausted
 from orders_core.files.bucket import FilesBucket
 from orders_core.files.service import FileService
+from orders_core.files.settings import FilesSettings
 from orders_core.files.tables import CustomersTable, TransactionsTable
 from orders_core.retry import RetryPolicy
+from orders_core.settings import SettingsError, load_settings
 
 from lambdas.files import handler as files_handler
 from tests.unit.conftest import REGION, Captured
@@ -359,6 +361,27 @@ def test_a_missing_variable_fails_before_the_file_is_touched(
     monkeypatch.delenv("CUSTOMERS_TABLE_NAME")
     event = world.upload("incoming/t.csv", SAMPLE.read_bytes())
 
-    with pytest.raises(Exception, match="CUSTOMERS_TABLE_NAME"):
+    with pytest.raises(SettingsError, match="CUSTOMERS_TABLE_NAME"):
         run(event)
     assert world.keys("incoming/") == ["incoming/t.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("FILE_MAX_BYTES", "0"), ("FILE_MAX_BYTES", "lots"), ("LEDGER_CURRENCY", "Rupiah")],
+)
+def test_a_bad_setting_is_named(
+    world: FilesWorld, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError, match=name):
+        run(world.upload("incoming/t.csv", SAMPLE.read_bytes()))
+
+
+def test_writer_threads_default_to_eight(
+    world: FilesWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FILE_WRITER_THREADS")
+
+    assert load_settings(FilesSettings).writer_threads == 8
