@@ -18,7 +18,7 @@ from tests.unit.ledger_support import csv_text
 
 LINES = 16_000
 CUSTOMERS = 30_000
-CHUNK = 1_000  # lines folded per customer upsert round (the default, 20,000, is ~12 MB)
+CHUNK = 1_000  # customers folded per upsert round (the default, 20,000, is ~12 MB)
 HEADER = csv_text().encode()
 # Long (allowed) names make a large file out of few lines: parsing time grows per line.
 LONG_NAME = "Customer " + "x" * 240
@@ -110,7 +110,7 @@ def process_generated(lines: int) -> tuple[int, int, GeneratedBucket, Any, Any, 
         ledger_currency="IDR",
         max_bytes=size,
         writer_threads=4,
-        chunk_lines=CHUNK,
+        chunk_customers=CHUNK,
     )
     tracemalloc.start()
     try:
@@ -136,10 +136,25 @@ def test_a_large_file_is_processed_in_bounded_memory(captured: Any) -> None:
     assert transactions.items == LINES - rejected
     assert transactions.largest_batch == 25
     assert bucket.report_lines == rejected
-    # a chunk's lines have distinct customers here (CHUNK < CUSTOMERS): one upsert per line
+    # customers cycle (CUSTOMERS > CHUNK): every chunk of lines is distinct customers
     assert customers.upserts == LINES - rejected
     assert size > 8_000_000
     print(f"files {small_size}/{size} bytes, tracemalloc peaks {small_peak}/{peak}")
     # Twice the file, not twice the memory: the peak is a constant, far below the file.
     assert peak < small_peak * 1.25, f"peak grew from {small_peak} to {peak} bytes"
     assert peak < size / 3, f"peak {peak} bytes for a {size}-byte file"
+
+
+def test_a_customer_on_many_lines_costs_one_upsert_per_chunk() -> None:
+    rows = (f"t{n},c{n % 3},1,IDR,2025-01-01T00:00:00Z,,\n".encode() for n in range(5_000))
+    lines = iter([HEADER, *rows])
+    bucket = GeneratedBucket(10**6, lines)
+    transactions, customers = DiscardingTransactions(), DiscardingCustomers()
+    service = FileService(
+        bucket, transactions, customers, ledger_currency="IDR", max_bytes=10**6, writer_threads=2
+    )
+
+    service.process(ObjectRef("bucket", "incoming/few.csv", "v1"), remaining_ms=lambda: 60_000)
+
+    assert transactions.items == 5_000
+    assert customers.upserts == 3

@@ -254,11 +254,13 @@ def test_a_url_encoded_key_is_found(world: FilesWorld) -> None:
     assert world.keys("processed/") == ["processed/my file+1.csv"]
 
 
-def test_objects_outside_incoming_are_ignored(world: FilesWorld) -> None:
-    event = world.upload("processed/t.csv", SAMPLE.read_bytes())
+@pytest.mark.parametrize("key", ["processed/t.csv", "incoming/", "incoming/2025/"])
+def test_objects_that_are_not_files_under_incoming_are_ignored(world: FilesWorld, key: str) -> None:
+    event = world.upload(key, SAMPLE.read_bytes() if key.endswith(".csv") else b"")
 
     assert run(event)["status"] == "skipped"
     assert snapshot() == ({}, {})
+    assert world.keys() == [key]  # not moved, no report
 
 
 def test_json_lines_files_work_the_same(world: FilesWorld) -> None:

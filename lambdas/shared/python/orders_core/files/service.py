@@ -5,7 +5,8 @@
    (binary, not UTF-8, no valid CSV header): one report entry, nothing written.
 2. Stream its lines (files/reader.py). Valid ones are routed to writer threads in
    batches of 25 (files/writers.py), and folded into per-customer profiles that are
-   upserted every ``CHUNK_LINES`` lines, so memory stays bounded whatever the size.
+   upserted whenever ``CHUNK_CUSTOMERS`` customers are held (and at the end), so memory
+   stays bounded whatever the size while a customer seen on many lines costs few writes.
    Refused lines go to the report (spooled).
 3. Write the report to ``rejected/<name>.jsonl``, or delete a stale one.
 4. Move the object to ``processed/``.
@@ -49,8 +50,8 @@ from orders_core.files.writers import WriterPool
 from orders_core.observability import MetricName, count, logger
 from orders_core.retry import RetryPolicy
 
-# Lines whose customers are folded together before one upsert per customer.
-CHUNK_LINES: Final = 20_000
+# Customers folded in memory (about 0.6 KB each) before one upsert per customer.
+CHUNK_CUSTOMERS: Final = 20_000
 # Customers per upsert job handed to a writer thread.
 _CUSTOMERS_PER_JOB: Final = 25
 # How often (in lines) the reader checks the time budget.
@@ -129,7 +130,7 @@ class FileService:
         policy: RetryPolicy = FILE_RETRY_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
-        chunk_lines: int = CHUNK_LINES,
+        chunk_customers: int = CHUNK_CUSTOMERS,
     ) -> None:
         self._bucket = bucket
         self._transactions = transactions
@@ -140,11 +141,12 @@ class FileService:
         self._policy = policy
         self._sleep = sleep
         self._jitter = jitter
-        self._chunk_lines = chunk_lines
+        self._chunk_customers = chunk_customers
 
     def process(self, ref: ObjectRef, *, remaining_ms: Callable[[], int]) -> FileOutcome:
-        if not ref.key.startswith(INCOMING):
-            logger.warning("object outside incoming/ ignored", bucket=ref.bucket, key=ref.key)
+        if not ref.key.startswith(INCOMING) or ref.key.endswith("/"):
+            # the rule's prefix filter makes this rare: a folder marker, or a wiring mistake
+            logger.warning("object is not a file under incoming/, ignored", key=ref.key)
             count(MetricName.FILES_SKIPPED)
             return FileOutcome(ref.key, FileStatus.SKIPPED)
         opened = self._open_current(ref)
@@ -242,7 +244,6 @@ class FileService:
     ) -> None:
         batches: list[dict[str, Item]] = [{} for _ in range(pool.threads)]
         profiles: dict[str, CustomerProfile] = {}
-        in_chunk = 0
         for result in lines:
             outcome.lines += 1
             if outcome.lines % _BUDGET_CHECK_LINES == 0:
@@ -262,10 +263,9 @@ class FileService:
             profile = CustomerProfile.of(transaction)
             known = profiles.get(transaction.customer_id)
             profiles[transaction.customer_id] = profile if known is None else known.merge(profile)
-            in_chunk += 1
-            if in_chunk >= self._chunk_lines:
+            if len(profiles) >= self._chunk_customers:
                 self._submit_customers(pool, profiles, backoff)
-                profiles, in_chunk = {}, 0
+                profiles = {}
         for partition, batch in enumerate(batches):
             if batch:
                 self._submit_batch(pool, partition, batch, backoff)
