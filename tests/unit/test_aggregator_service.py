@@ -437,6 +437,9 @@ def test_the_sample_file_moves_totals_and_crosses_the_threshold_once(
         "C-002": Decimal("75000"),
         "C-003": Decimal("42000"),
     }
-    assert [(a["alert_id"], a["total"], a["source"]) for a in world.alerts()] == [
-        ("C-001#1", Decimal("1100000.50"), "tx#T-1008")
-    ]
+    # Writer threads commit the lines in any order, so which of C-001's positive lines
+    # crosses (and the total at that moment) varies; that it crosses once does not.
+    [alert] = world.alerts()
+    assert alert["alert_id"] == "C-001#1"
+    assert alert["source"] in {"tx#T-1001", "tx#T-1003", "tx#T-1008"}
+    assert alert["total"] > Decimal(1_000_000)
