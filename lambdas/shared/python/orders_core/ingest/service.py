@@ -1,24 +1,27 @@
 """Ingest's logic: from a parsed JSON payload to stamped orders on the queue.
 
-Knows nothing of ALB events; raises errors.RequestRejected subclasses, which the handler
-turns into responses.
+Knows nothing of ALB events; raises ``orders_core.http`` errors, which the handler turns
+into responses.
 
 Array rule: every order is validated first. If any is invalid, nothing is queued (422,
 with a result per order). Otherwise all go out in one SendMessageBatch; if SQS refuses
 some, the answer is 503 with a result per order saying which were queued.
 """
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ValidationError
 
-from orders_core.errors import BadRequest, PayloadTooLarge, QueueUnavailable, ValidationFailed
+from orders_core.http import BadRequest, PayloadTooLarge, QueueUnavailable, ValidationFailed
+from orders_core.ingest.queue import OrdersQueue, QueueSendError, SendOutcome
+from orders_core.ingest.settings import IngestSettings
 from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES
 from orders_core.model import AcceptedOrder, Order, Stamp, error_details
 from orders_core.observability import MetricName, count, logger
-from orders_core.queue import OrdersQueue, QueueSendError, SendOutcome
+from orders_core.versioning import is_valid_request_id
 
 
 class OrderResult(BaseModel):
@@ -35,23 +38,6 @@ class OrderResult(BaseModel):
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
-
-
-class AcceptedResponse(BaseModel):
-    """202 for one order."""
-
-    status: Literal["accepted"] = "accepted"
-    message_id: str
-    order_id: str
-    item: str
-    version: str
-
-
-class BatchAcceptedResponse(BaseModel):
-    """202 for an array: every order was queued."""
-
-    status: Literal["accepted"] = "accepted"
-    results: list[OrderResult]
 
 
 @dataclass(frozen=True)
@@ -109,11 +95,25 @@ def _read_batch(entries: list[Any]) -> tuple[Order, ...]:
     )
 
 
-class IntakeService:
+def request_id_of(context: object) -> str:
+    """The request id that stamps this invocation's orders: the Lambda request id.
+
+    Lambda request ids are UUIDs; anything else (an odd local emulator) gets a fresh one
+    so versions stay well-formed.
+    """
+    request_id = str(getattr(context, "aws_request_id", ""))
+    return request_id if is_valid_request_id(request_id) else str(uuid.uuid4())
+
+
+class IngestService:
     """Stamps valid orders and queues them."""
 
     def __init__(self, queue: OrdersQueue) -> None:
         self._queue = queue
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> Self:
+        return cls(OrdersQueue.from_settings(settings))
 
     def accept(
         self, request: OrdersRequest, *, accepted_at: str, request_id: str

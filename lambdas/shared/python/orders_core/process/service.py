@@ -6,16 +6,24 @@ queue redelivers it, and after maxReceiveCount it moves to the dead-letter queue
 """
 
 from collections.abc import Callable
+from typing import Self
 
 from orders_core.model import AcceptedOrder, InvalidMessage
 from orders_core.observability import MetricName, count, count_by_reason, logger
-from orders_core.table import OrdersTable, StoreError, WriteOutcome
+from orders_core.process.settings import ProcessSettings
+from orders_core.process.table import OrdersTable, StoreError, WriteOutcome
 
 
-class StorageService:
+class ProcessService:
     def __init__(self, table: OrdersTable, *, max_receive_count: int) -> None:
         self._table = table
         self._max_receive_count = max_receive_count
+
+    @classmethod
+    def from_settings(cls, settings: ProcessSettings) -> Self:
+        return cls(
+            OrdersTable.from_settings(settings), max_receive_count=settings.max_receive_count
+        )
 
     def _note_if_last_receive(self, message_id: str, receive_count: str) -> None:
         """A record failing on its last allowed receive is moved to the DLQ by SQS: say so."""

@@ -9,12 +9,14 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self
 
+import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from orders_core.process.settings import ProcessSettings
 from orders_core.retry import RetryPolicy
 
 # Retries are ours (RetryPolicy, bounded by the Lambda's remaining time, counted in the
@@ -82,6 +84,13 @@ class OrdersTable:
         self._sleep = sleep
         self._jitter = jitter
         self._serializer = TypeSerializer()
+
+    @classmethod
+    def from_settings(cls, settings: ProcessSettings) -> Self:
+        """The table named by the function's environment, through a client built once."""
+        return cls(
+            boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG), settings.orders_table_name
+        )
 
     def put_if_newer(
         self,

@@ -2,10 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from orders_core.ingest.settings import IngestSettings
 
 # Ingest answers a waiting client, so a failing queue should become a quick 503 (the client
 # retries) rather than a long stall: one SDK retry, short timeouts. `total_max_attempts`
@@ -47,6 +50,11 @@ class OrdersQueue:
     def __init__(self, client: SqsClient, queue_url: str) -> None:
         self._client = client
         self._queue_url = queue_url
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> Self:
+        """The queue named by the function's environment, through a client built once."""
+        return cls(boto3.client("sqs", config=SQS_CLIENT_CONFIG), settings.orders_queue_url)
 
     def send(self, bodies: Sequence[str]) -> list[SendOutcome]:
         """Queue the bodies (one SendMessage, or one SendMessageBatch of up to 10).

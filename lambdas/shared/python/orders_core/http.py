@@ -1,13 +1,19 @@
-"""Why ingest refuses a request: one exception type per HTTP status.
+"""Why an HTTP function refuses a request: one exception type per HTTP status.
 
-Code raises these anywhere (body decoding, validation, queueing); the ingest handler maps
-them to responses in one exception handler, so no route needs its own try/except.
+Code raises these anywhere (body decoding, validation, queueing); the handler maps them to
+responses in one exception handler (``rejection_response``), so no route needs its own
+try/except. Every HTTP function answers with the same JSON error body, logs the refusal
+the same way and counts it in ``RequestsRejected`` (dimension ``reason``: the code).
 """
 
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel
+
+from orders_core.observability import MetricName, count_by_reason, logger
 
 # Seconds a client should wait before retrying after a 503.
 RETRY_AFTER_SECONDS = 2
@@ -27,7 +33,7 @@ class ErrorBody(BaseModel):
 
 
 class RequestRejected(Exception):
-    """A request ingest answers with a 4xx or 503; ``code`` is stable, ``message`` is prose."""
+    """A request answered with a 4xx or 503; ``code`` is stable, ``message`` is prose."""
 
     status: ClassVar[HTTPStatus]
     default_code: ClassVar[str]
@@ -101,3 +107,34 @@ class QueueUnavailable(RequestRejected):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def json_response(
+    status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """An HTTP answer with a JSON body (Powertools serializes ``body``)."""
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def rejection_response(exc: RequestRejected, event: BaseProxyEvent) -> Response[Any]:
+    """A refused request, logged and counted, as its HTTP answer."""
+    logger.info(
+        "request rejected",
+        status=int(exc.status),
+        code=exc.code,
+        detail=exc.message,
+        path=event.path,
+        method=event.http_method,
+    )
+    count_by_reason(MetricName.REQUESTS_REJECTED, exc.code)
+    return json_response(exc.status, exc.body(), exc.headers())
+
+
+def internal_error_response(exc: Exception) -> Response[Any]:
+    """A bug, not a client error: logged with its stack, answered without internals."""
+    logger.exception("unexpected error", error_type=type(exc).__name__)
+    count_by_reason(MetricName.REQUESTS_REJECTED, "internal_error")
+    body = ErrorBody(error=ErrorDetail(code="internal_error", message="internal error"))
+    return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, body.model_dump(exclude_none=True))
