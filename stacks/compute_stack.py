@@ -28,8 +28,10 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
 API_PATH = "/lambda/api"
-# Byte-identical assets give identical hashes: keep interpreter caches out.
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", "__init__.py"]
+# Byte-identical assets give identical hashes: keep interpreter caches out. Everything
+# else ships, `__init__.py` too, so the layer is exactly the package the tests import
+# (tests/infra/test_assets.py imports each handler from the synthesized assets alone).
+ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 CHECKOV_FUNCTION_REASONS = {
     "CKV_AWS_116": "never invoked asynchronously (ALB and the SQS mapping invoke "
     "synchronously); undeliverable orders land in the queue's DLQ instead",
