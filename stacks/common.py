@@ -19,32 +19,6 @@ from constructs import Construct, IConstruct
 
 from stacks.settings import Settings
 
-# CloudWatch Logs takes only these retention periods (days -> CDK's enum).
-_RETENTION = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS,
-    150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS,
-    545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS,
-    1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS,
-    2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS,
-    2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS,
-    3653: logs.RetentionDays.TEN_YEARS,
-}
-
 
 def stack_props(settings: Settings, part: str) -> dict[str, Any]:
     """Name and environment of one of the app's stacks.
@@ -70,7 +44,7 @@ def log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.L
     group = logs.LogGroup(
         scope,
         construct_id,
-        retention=_RETENTION[settings.log_retention_days],
+        retention=settings.log_retention,
         removal_policy=stateful_removal(settings),
     )
     checkov_skip(
