@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.common import acknowledge, checkov_skip, log_group, stack_props
+from stacks.contract import API_PATH, INGEST, PROCESS, Env, FunctionContract
 from stacks.edge import AccessLogs, WebAcl
 from stacks.monitoring import Monitoring
 from stacks.network_stack import HTTP_PORT, HTTPS_PORT, NetworkStack
@@ -27,7 +28,6 @@ LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
-API_PATH = "/lambda/api"
 # Byte-identical assets give identical hashes: keep interpreter caches out. Everything
 # else ships, `__init__.py` too, so the layer is exactly the package the tests import
 # (tests/infra/test_assets.py imports each handler from the synthesized assets alone).
@@ -48,8 +48,7 @@ NOT_FOUND_BODY = json.dumps({"error": {"code": "not_found", "message": "no route
 class FunctionSpec:
     """What differs between the two functions; `ComputeStack._build_function` does the rest."""
 
-    name: str
-    asset: str
+    contract: FunctionContract
     timeout_seconds: int
     memory_mb: int
     environment: dict[str, str]
@@ -76,11 +75,10 @@ class ComputeStack(Stack):
         self._layers = self._build_layers()
         self.ingest_function = self._build_function(
             FunctionSpec(
-                name="ingest",
-                asset="ingest",
+                contract=INGEST,
                 timeout_seconds=settings.ingest_timeout_seconds,
                 memory_mb=settings.ingest_memory_mb,
-                environment={"ORDERS_QUEUE_URL": queue.queue_url},
+                environment={Env.ORDERS_QUEUE_URL: queue.queue_url},
                 statements=(
                     # SendMessageBatch is authorized by sqs:SendMessage too.
                     iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
@@ -89,14 +87,13 @@ class ComputeStack(Stack):
         )
         self.process_function = self._build_function(
             FunctionSpec(
-                name="process",
-                asset="process",
+                contract=PROCESS,
                 timeout_seconds=settings.process_timeout_seconds,
                 memory_mb=settings.process_memory_mb,
                 environment={
-                    "ORDERS_TABLE_NAME": table.table_name,
+                    Env.ORDERS_TABLE_NAME: table.table_name,
                     # so the function can count what the redrive policy dead-letters
-                    "ORDERS_MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                    Env.ORDERS_MAX_RECEIVE_COUNT: str(settings.max_receive_count),
                 },
                 statements=(
                     iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]),
@@ -120,7 +117,7 @@ class ComputeStack(Stack):
             settings=settings,
             queue=queue,
             dead_letter_queue=dead_letter_queue,
-            functions={"ingest": self.ingest_function, "process": self.process_function},
+            functions={INGEST: self.ingest_function, PROCESS: self.process_function},
             load_balancer=self.load_balancer,
         )
         scheme = "https" if settings.https else "http"
@@ -156,12 +153,13 @@ class ComputeStack(Stack):
 
     def _build_function(self, spec: FunctionSpec) -> lambda_.Function:
         settings = self._settings
-        logs = log_group(self, f"{spec.name.title()}LogGroup", settings)
+        name = spec.contract.name
+        logs = log_group(self, f"{name.title()}LogGroup", settings)
         role = iam.Role(
             self,
-            f"{spec.name.title()}Role",
+            f"{name.title()}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"orders {spec.name} function: only the calls it makes",
+            description=f"orders {name} function: only the calls it makes",
             inline_policies={
                 "least-privilege": iam.PolicyDocument(
                     statements=[
@@ -197,12 +195,12 @@ class ComputeStack(Stack):
         checkov_skip(role, "CKV_AWS_111", star_reason)
         function = lambda_.Function(
             self,
-            f"{spec.name.title()}Function",
-            description=f"orders {spec.name}",
+            f"{name.title()}Function",
+            description=f"orders {name}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / spec.asset), exclude=ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / name), exclude=ASSET_EXCLUDES),
             layers=self._layers,
             role=role,
             log_group=logs,
@@ -214,9 +212,9 @@ class ComputeStack(Stack):
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 **spec.environment,
-                "POWERTOOLS_SERVICE_NAME": f"orders-{spec.name}",
-                "POWERTOOLS_METRICS_NAMESPACE": f"{settings.app_name}-{settings.stage}",
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                Env.SERVICE_NAME: spec.contract.service_name,
+                Env.METRICS_NAMESPACE: settings.metrics_namespace,
+                Env.LOG_LEVEL: settings.log_level,
             },
         )
         acknowledge(

@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stacks import contract
+
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
 
@@ -317,6 +319,11 @@ class Settings(BaseModel):
     def stack_name(self, part: str) -> str:
         """`Orders-dev-Network`."""
         return f"{self.name_prefix}-{part}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Where every function of this stage writes its custom metrics."""
+        return contract.metrics_namespace(self.app_name, self.stage)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

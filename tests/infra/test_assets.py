@@ -14,11 +14,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.infra.conftest import ROOT, Synthesized, resources
+from tests.infra.conftest import ROOT, Synthesized, python_functions
 
 SOURCE_LAYER = ROOT / "lambdas" / "shared"
 VENV = Path(sys.prefix).resolve()
@@ -57,61 +56,32 @@ def _shipped_files(directory: Path) -> dict[str, str]:
     }
 
 
-def _asset_dirs(synthesized: Synthesized, part: str) -> dict[str, Path]:
-    """The stack's file assets: S3 object key -> staged directory in the assembly."""
-    outdir = Path(synthesized.app.outdir)
-    stack = synthesized.stacks[part]
-    manifest = json.loads((outdir / f"{stack.artifact_id}.assets.json").read_text())
-    found = {}
-    for asset in manifest["files"].values():
-        for destination in asset["destinations"].values():
-            found[destination["objectKey"]] = outdir / asset["source"]["path"]
-    return found
-
-
-def _python_functions(synthesized: Synthesized) -> dict[str, tuple[dict[str, Any], Path, Path]]:
-    """Each Python function: (properties, code asset dir, shared layer asset's python/)."""
-    template = synthesized.json("Compute")
-    assets = _asset_dirs(synthesized, "Compute")
-    layers = resources(template, "AWS::Lambda::LayerVersion")
-    found = {}
-    for function in resources(template, "AWS::Lambda::Function").values():
-        properties = function["Properties"]
-        if not properties.get("Runtime", "").startswith("python"):
-            continue  # CDK's own Node.js providers
-        code = assets[properties["Code"]["S3Key"]]
-        local = [
-            layers[layer["Ref"]] for layer in properties["Layers"] if layer.get("Ref") in layers
-        ]
-        (shared,) = local  # the one layer this app builds; the other is Powertools' public one
-        layer = assets[shared["Properties"]["Content"]["S3Key"]] / "python"
-        name = properties["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
-        found[name.removeprefix("orders-")] = (properties, code, layer)
-    assert set(found) == {"ingest", "process"}
-    return found
+def test_every_function_directory_ships_as_one_python_function(dev: Synthesized) -> None:
+    assert set(python_functions(dev)) == {"ingest", "process"}
 
 
 def test_the_layer_asset_is_the_source_tree_exactly(dev: Synthesized) -> None:
     sources = _shipped_files(SOURCE_LAYER)
     assert "python/orders_core/__init__.py" in sources
-    for _, _, layer in _python_functions(dev).values():
-        assert _shipped_files(layer.parent) == sources
+    for function in python_functions(dev).values():
+        assert _shipped_files(function.layer.parent) == sources
 
 
 def test_each_code_asset_is_its_function_directory_exactly(dev: Synthesized) -> None:
-    for name, (_, code, _) in _python_functions(dev).items():
-        assert _shipped_files(code) == _shipped_files(ROOT / "lambdas" / name)
+    for function in python_functions(dev).values():
+        assert _shipped_files(function.code) == _shipped_files(function.source)
 
 
 @pytest.mark.parametrize("name", ["ingest", "process"])
 def test_the_handler_imports_from_the_assets_alone(
     dev: Synthesized, name: str, tmp_path: Path
 ) -> None:
-    properties, code, layer = _python_functions(dev)[name]
+    function = python_functions(dev)[name]
+    code, layer, handler = function.code, function.layer, function.properties["Handler"]
 
     # When a clean interpreter imports the handler (and every orders_core module) from them
     done = subprocess.run(
-        [sys.executable, "-I", "-c", IMPORT_SCRIPT, str(code), str(layer), properties["Handler"]],
+        [sys.executable, "-I", "-c", IMPORT_SCRIPT, str(code), str(layer), handler],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
         capture_output=True,
