@@ -175,6 +175,7 @@ class EdgeFront(Construct):
         if problems:
             raise ValueError("EdgeFront: " + "; ".join(problems))
         self._name = name
+        self._domain_names = domain_names
         self._removal_policy = removal_policy
         self._log_retention = log_retention
         self.function = self._build_viewer_request_function(auth, edge_stack_name)
@@ -199,13 +200,15 @@ class EdgeFront(Construct):
             from_port=origin_port,
             to_port=origin_port,
             source_prefix_list_id=self.prefix_list_id,
-            description="from CloudFront's origin-facing servers only (VPC origin)",
+            # EC2 takes no apostrophes in rule descriptions.
+            description="HTTP from CloudFront origin-facing servers only (VPC origin)",
         )
 
     @property
     def url(self) -> str:
-        """The API's URL through CloudFront."""
-        return f"https://{self.distribution.distribution_domain_name}{API_PATH}"
+        """The API's URL through CloudFront (the custom domain when there is one)."""
+        host = self._domain_names[0] if self._domain_names else None
+        return f"https://{host or self.distribution.distribution_domain_name}{API_PATH}"
 
     # -- the viewer-request function -------------------------------------------------
 
@@ -398,7 +401,7 @@ class EdgeFront(Construct):
         origin_requests = cloudfront.OriginRequestPolicy(
             self,
             "ApiOriginRequests",
-            comment="orders API: content type, query string, the edge's own headers",
+            comment="orders API: content type, query string, the headers the edge sets",
             header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*FORWARDED_HEADERS),
             query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.all(),
             cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),

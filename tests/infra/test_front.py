@@ -254,6 +254,8 @@ def test_the_alb_admits_only_cloudfronts_origin_facing_servers(front: Synthesize
     assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 80, 80)
     assert "Fn::ImportValue" in json.dumps(ingress["GroupId"])  # the network stack's group
     assert not {"CidrIp", "CidrIpv6", "SourceSecurityGroupId"} & set(ingress)
+    # EC2's character set for rule descriptions (cfn-lint does not check it)
+    assert re.match(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*$", ingress["Description"])
     lookup = only(front.compute, "Custom::ManagedPrefixListId")["Properties"]
     assert lookup["PrefixListName"] == ORIGIN_FACING_PREFIX_LIST
 
@@ -317,6 +319,20 @@ def test_the_edge_package_carries_its_config_and_nothing_else(
     )
     assert auth.algorithms == frozenset(FRONT_AUTH.algorithms)
     assert auth.required_scope == FRONT_AUTH.required_scope
+
+
+def test_the_url_is_the_distribution_or_the_custom_domain(
+    front_us_east_1: SynthesizedFront, front_eu_west_1: SynthesizedFront
+) -> None:
+    assert front_eu_west_1.stack.front.url == "https://api.example.com/lambda/api"
+    url = front_us_east_1.stack.resolve(front_us_east_1.stack.front.url)
+    (distribution_id,) = resources(front_us_east_1.compute, "AWS::CloudFront::Distribution")
+    assert url == {
+        "Fn::Join": [
+            "",
+            ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}, "/lambda/api"],
+        ]
+    }
 
 
 def test_the_edge_asset_hash_is_stable_across_synths(
