@@ -13,6 +13,8 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from app import build_app
+from stacks.front import EdgeAuth
+from tests.infra.front_app import SynthesizedFront
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,3 +128,34 @@ def python_functions(synthesized: Synthesized) -> dict[str, PythonFunction]:
             source=source,
         )
     return found
+
+
+# The edge front (stacks/front.py) in its test app, until app.py builds it: once where
+# the edge function sits beside the distribution, once where it needs its own stack.
+FRONT_AUTH = EdgeAuth(
+    issuer="https://issuer.example.com/",
+    audience="orders-api",
+    jwks_url="https://issuer.example.com/.well-known/jwks.json",
+    algorithms=("RS256", "RS512"),
+    required_scope="orders/write",
+)
+FRONT_CERTIFICATE = (
+    "arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
+)
+
+
+@pytest.fixture(scope="session")
+def front_us_east_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
+    return SynthesizedFront(tmp_path_factory.mktemp("front-use1"), region="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def front_eu_west_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
+    return SynthesizedFront(
+        tmp_path_factory.mktemp("front-euw1"),
+        region="eu-west-1",
+        auth=FRONT_AUTH,
+        status_cache_seconds=5,
+        domain_names=("api.example.com",),
+        certificate_arn=FRONT_CERTIFICATE,
+    )
