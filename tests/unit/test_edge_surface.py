@@ -4,30 +4,19 @@ declared length; the rules it restates are checked against the API's own code.""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from orders_core.ingest.api import API_PATHS
+from orders_core.ingest.body import is_json_content_type as ingest_is_json
 from orders_core.limits import MAX_BODY_BYTES
 
 from lambdas.edge.viewer_request import surface
 from lambdas.edge.viewer_request.gate import ViewerRequestGate
 from tests.unit.edge_support import cf_request
 
-
-def _ingest_rules() -> tuple[Any, tuple[str, ...]]:
-    """Ingest's content-type rule and paths, wherever the ingest restructuring puts them."""
-    try:
-        from orders_core.ingest import body  # noqa: PLC0415
-
-        return body.is_json_content_type, tuple(body.API_PATHS)
-    except ImportError:
-        from lambdas.ingest import handler  # noqa: PLC0415
-
-        return handler.is_json_content_type, tuple(handler.API_PATHS)
-
-
-ingest_is_json, INGEST_PATHS = _ingest_rules()
+# Ingest's own content-type rule and paths, which the edge restates.
+INGEST_PATHS = tuple(API_PATHS)
 # The status routes of the agreed design (issue 9): GET/HEAD on one or two path segments.
 STATUS_PATH = re.compile(r"^/lambda/api/orders/[^/]+(/[^/]+)?$")
 
