@@ -22,11 +22,11 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_cloud.assembly import DEFAULT_REGION, AssemblyError
 from local_cloud.aws import client
-from local_cloud.banner import example_body_or_default, render
 from local_cloud.cloud import LocalCloud, faults_request
-from local_cloud.deployer import DeployError
+from local_cloud.deploy.assembly import DEFAULT_REGION, AssemblyError
+from local_cloud.deploy.deployer import DeployError
+from local_cloud.operations.banner import example_body_or_default, render
 
 log = logging.getLogger("local_cloud")
 STATE_FILE = ".local-cloud/state.json"

@@ -21,16 +21,21 @@ from typing import Any
 
 import boto3
 
-from local_cloud.alb import Listener, choose_listener, load_listeners
-from local_cloud.assembly import Assembly, load_assembly
 from local_cloud.aws import client, session
-from local_cloud.deployer import Deployer, Deployment
-from local_cloud.emulator import Emulator, start_emulator
-from local_cloud.esm import DEFAULT_MAX_POLLERS, MappingRunner, SqsMapping, load_mappings
-from local_cloud.faults import CONTROL_PATH
-from local_cloud.frontdoor import FrontDoor
-from local_cloud.functions import FunctionCatalog, load_functions
-from local_cloud.worker import FunctionPool, InvokeResult
+from local_cloud.deploy.assembly import Assembly, load_assembly
+from local_cloud.deploy.deployer import Deployer, Deployment
+from local_cloud.services.alb import Listener, choose_listener, load_listeners
+from local_cloud.services.emulator import Emulator, start_emulator
+from local_cloud.services.environments import FunctionPool, InvokeResult
+from local_cloud.services.faults import CONTROL_PATH
+from local_cloud.services.frontdoor import FrontDoor
+from local_cloud.services.functions import FunctionCatalog, load_functions
+from local_cloud.services.pollers import (
+    DEFAULT_MAX_POLLERS,
+    MappingRunner,
+    SqsMapping,
+    load_mappings,
+)
 
 log = logging.getLogger("local_cloud")
 

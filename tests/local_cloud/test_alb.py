@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from local_cloud.alb import (
+from local_cloud.services.alb import (
     MAX_LAMBDA_REQUEST_BODY,
     BadLambdaResponse,
     Listener,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local_cloud.assembly import DEFAULT_REGION, load_assembly
+from local_cloud.deploy.assembly import DEFAULT_REGION, load_assembly
 
 
 def test_stacks_come_in_dependency_order(sample_assembly):

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local_cloud.banner import render
 from local_cloud.cli import main
+from local_cloud.operations.banner import render
 from tests.local_cloud.conftest import wait_for
 
 

@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from local_cloud.aws import session
 from local_cloud.cloud import faults_request
-from local_cloud.emulator import Emulator, start_emulator
-from local_cloud.faults import FaultInjector
+from local_cloud.services.emulator import Emulator, start_emulator
+from local_cloud.services.faults import FaultInjector
 
 
 def call(app, target: str) -> tuple[str, dict[str, str], bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from local_cloud.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
+from local_cloud.deploy.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
 
 CUSTOM = {
     "Resources": {

@@ -21,10 +21,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_cloud.assembly import Assembly, FileAsset
 from local_cloud.aws import ACCOUNT_ID, client
-from local_cloud.moto_support import moto_can_create
-from local_cloud.template_prep import Omission, SsmSeed, prepare_template
+from local_cloud.deploy.assembly import Assembly, FileAsset
+from local_cloud.deploy.moto_types import moto_can_create
+from local_cloud.deploy.template_prep import Omission, SsmSeed, prepare_template
 
 log = logging.getLogger("local_cloud")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from local_cloud.aws import FAKE_CREDENTIALS, client
-from local_cloud.deployer import Deployment, layer_code_sha
-from local_cloud.worker import FunctionSpec
+from local_cloud.deploy.deployer import Deployment, layer_code_sha
+from local_cloud.services.environments import FunctionSpec
 
 # What the Lambda runtime puts in every function's environment (besides the function's own
 # variables), adapted to this machine. Reserved names win over the function's variables.

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_cloud.aws import client
-from local_cloud.worker import InvokeResult
+from local_cloud.services.environments import InvokeResult
 
 log = logging.getLogger("local_cloud")
 
