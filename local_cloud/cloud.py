@@ -7,13 +7,11 @@ with LocalCloud("cdk.out", http_port=0, aws_port=0) as cloud:
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +25,7 @@ from local_cloud.deploy.deployer import Deployer, Deployment
 from local_cloud.services.alb import Listener, choose_listener, load_listeners
 from local_cloud.services.emulator import Emulator, start_emulator
 from local_cloud.services.environments import FunctionPool, InvokeResult
-from local_cloud.services.faults import CONTROL_PATH
+from local_cloud.services.faults import request_faults
 from local_cloud.services.frontdoor import FrontDoor
 from local_cloud.services.functions import FunctionCatalog, load_functions
 from local_cloud.services.pollers import (
@@ -127,9 +125,7 @@ class LocalCloud:
                 self.warm_errors[name] = f"{error.get('errorType')}: {error.get('errorMessage')}"
         self.listener = choose_listener(load_listeners(self.aws_url, self.deployment.region))
         if self.listener is not None:
-            self._front_door = FrontDoor(
-                self.listener, self._invoke_for_alb, self.host, self.http_port
-            )
+            self._front_door = FrontDoor(self.listener, self.invoke, self.host, self.http_port)
             self._front_door.start()
         self.mappings = load_mappings(self.aws_url, self.deployment.region)
         for mapping in self.mappings:
@@ -164,14 +160,14 @@ class LocalCloud:
         Returns the emulation's fault state after the change (also ``injected``, the
         number of write calls failed so far).
         """
-        return faults_request(self.aws_url, change)
+        return request_faults(self.aws_url, change)
 
-    def invoke(self, function_arn: str, event: dict[str, Any]) -> InvokeResult:
+    def invoke(
+        self, function_arn: str, event: dict[str, Any], trace_id: str | None = None
+    ) -> InvokeResult:
         """Invoke a deployed function synchronously in one of its environments."""
-        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
-        if pool is None:
-            spec = self.functions.by_arn(function_arn)
-            pool = self._pools.get(spec.arn) if spec else None
+        spec = self.functions.by_arn(function_arn)
+        pool = self._pools.get(spec.arn) if spec else None
         if pool is None:
             return InvokeResult(
                 error={
@@ -179,16 +175,7 @@ class LocalCloud:
                     "errorMessage": f"no runnable function {function_arn}",
                 }
             )
-        return pool.invoke(event)
-
-    def _invoke_for_alb(
-        self, function_arn: str, event: dict[str, Any], trace_id: str
-    ) -> tuple[Any, str | None]:
-        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
-        if pool is None:
-            return None, f"no runnable function {function_arn}"
-        result = pool.invoke(event, trace_id)
-        return result.payload, (None if result.ok else result.error_summary)
+        return pool.invoke(event, trace_id)
 
     # -- what tests and the CLI use -----------------------------------------------------
     def pause_mappings(self) -> None:
@@ -238,17 +225,3 @@ class LocalCloud:
         """Physical ids of every deployed resource of a CloudFormation type."""
         assert self.deployment is not None, "start() first"
         return self.deployment.physical_ids(resource_type)
-
-
-def faults_request(aws_url: str, change: dict[str, Any] | None = None) -> dict[str, Any]:
-    """GET (no change) or POST the fault state of an emulation at `aws_url`."""
-    data = json.dumps(change).encode() if change is not None else None
-    request = urllib.request.Request(  # noqa: S310 - the caller's own local emulation
-        aws_url + CONTROL_PATH,
-        data=data,
-        method="POST" if data is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        state: dict[str, Any] = json.loads(response.read())
-    return state

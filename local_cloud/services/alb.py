@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_cloud.aws import client
+from local_cloud.services.environments import InvokeResult
 
 MAX_LAMBDA_REQUEST_BODY = 1024 * 1024  # ALB: 1 MB request body limit for Lambda targets
 MAX_LAMBDA_RESPONSE = 1024 * 1024  # ALB: 1 MB response limit from Lambda targets
@@ -331,7 +332,7 @@ def choose_listener(listeners: list[Listener]) -> Listener | None:
     return sorted(listeners, key=lambda lst: (lst.protocol != "HTTP", lst.port != 80, lst.port))[0]
 
 
-Invoker = Callable[[str, dict[str, Any], str], tuple[Any, str | None]]
+Invoker = Callable[[str, dict[str, Any], str], InvokeResult]  # function ARN, event, trace id
 
 
 def handle(  # noqa: PLR0911 - one return per ALB action outcome
@@ -353,12 +354,12 @@ def handle(  # noqa: PLR0911 - one return per ALB action outcome
             if not function_arn:
                 return error_page(503), "no registered target"
             event = build_event(request, tg_arn, multi, trace_id)
-            payload, error = invoke(function_arn, event, trace_id)
+            result = invoke(function_arn, event, trace_id)
             name = function_arn.rsplit(":", 1)[-1]
-            if error is not None:
-                return error_page(502), f"{name} failed: {error}"
+            if not result.ok:
+                return error_page(502), f"{name} failed: {result.error_summary}"
             try:
-                return response_from_lambda(payload), name
+                return response_from_lambda(result.payload), name
             except BadLambdaResponse as exc:
                 return error_page(502), f"{name}: {exc}"
     return error_page(503), "no supported action"

@@ -17,6 +17,7 @@ from local_cloud.services.alb import (
     match_rule,
     response_from_lambda,
 )
+from local_cloud.services.environments import InvokeResult
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"
 FN = "arn:aws:lambda:us-east-1:123456789012:function:api"
@@ -148,13 +149,15 @@ def test_forward_converts_the_lambda_answer():
     def invoke(function_arn, event, trace_id):
         assert function_arn == FN
         assert trace_id == TRACE
-        return {
-            "statusCode": 201,
-            "statusDescription": "201 Created",
-            "headers": {"Content-Type": "application/octet-stream"},
-            "body": base64.b64encode(b"\x01\x02").decode(),
-            "isBase64Encoded": True,
-        }, None
+        return InvokeResult(
+            payload={
+                "statusCode": 201,
+                "statusDescription": "201 Created",
+                "headers": {"Content-Type": "application/octet-stream"},
+                "body": base64.b64encode(b"\x01\x02").decode(),
+                "isBase64Encoded": True,
+            }
+        )
 
     response, handled_by = handle(LISTENER, request(b"{}", "application/json"), invoke, TRACE)
     assert (response.status, response.body, response.reason) == (201, b"\x01\x02", "Created")
@@ -163,7 +166,9 @@ def test_forward_converts_the_lambda_answer():
 
 
 def test_function_error_is_a_502():
-    response, _ = handle(LISTENER, request(), lambda *a: (None, "RuntimeError: boom"), TRACE)
+    response, _ = handle(
+        LISTENER, request(), lambda *a: InvokeResult(error={"errorType": "RuntimeError"}), TRACE
+    )
     assert response.status == 502
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from local_cloud.cli import main
 from local_cloud.operations.banner import render
+from local_cloud.operations.state import write_state
 from tests.local_cloud.conftest import wait_for
 
 
@@ -174,12 +175,22 @@ def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
     assert "/aws/service/powertools" in text
 
 
-@pytest.mark.parametrize("command", ["orders", "dlq"])
-def test_cli_commands_talk_to_the_running_cloud(cloud, capsys, command):
-    port = cloud.aws_url.rsplit(":", 1)[1]
-    assert main([command, "--aws-port", port, "--region", cloud.region]) == 0
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("orders", "ThingsTableName"),
+        ("dlq", "dead-letter queue of"),
+        ("redrive", "WorkDlq"),
+        ("faults", '"rate": 0.0'),
+    ],
+)
+def test_cli_commands_find_the_running_cloud_from_its_state_file(
+    cloud, capsys, tmp_path, command, expected
+):
+    state_file = tmp_path / "state.json"
+    write_state(state_file, cloud.aws_url, cloud.region, cloud.log_dir)
+
+    assert main([command, "--state-file", str(state_file)]) == 0
+
     out = capsys.readouterr().out
-    if command == "orders":
-        assert cloud.outputs["ThingsTableName"] in out
-    else:
-        assert "dead-letter queue of" in out
+    assert cloud.outputs.get(expected, expected) in out
