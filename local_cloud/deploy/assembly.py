@@ -35,9 +35,7 @@ class FileAsset:
 
 @dataclass(frozen=True)
 class StackArtifact:
-    artifact_id: str
     stack_name: str
-    template_path: Path
     template: dict[str, Any]
     region: str | None  # None when the stack is environment-agnostic
     dependencies: tuple[str, ...]  # stack names this stack depends on
@@ -162,12 +160,9 @@ def load_assembly(directory: str | Path) -> Assembly:
                 files, images = asset_manifests[dep]
                 assets.extend(files)
                 docker_images.extend(images)
-        template_path = stack_dir / props["templateFile"]
         by_id[artifact_id] = StackArtifact(
-            artifact_id=artifact_id,
             stack_name=props.get("stackName", artifact_id),
-            template_path=template_path,
-            template=_read_json(template_path),
+            template=_read_json(stack_dir / props["templateFile"]),
             region=_region_of(artifact.get("environment")),
             dependencies=tuple(deps),  # artifact ids for now; names below
             requires_bootstrap_version=props.get("requiresBootstrapStackVersion"),

@@ -51,7 +51,6 @@ class DeployedStack:
 @dataclass
 class Deployment:
     region: str
-    account_id: str
     stacks: list[DeployedStack] = field(default_factory=list)
     omissions: list[Omission] = field(default_factory=list)
     stand_ins: list[str] = field(default_factory=list)
@@ -202,7 +201,7 @@ class Deployer:
 
     # -- stacks -------------------------------------------------------------------------
     def deploy(self) -> Deployment:
-        deployment = Deployment(region=self.region, account_id=self.account_id)
+        deployment = Deployment(region=self.region)
         self.publish_assets(deployment)
         bootstrap_version = max(
             [DEFAULT_BOOTSTRAP_VERSION]

@@ -54,9 +54,6 @@ class InvokeResult:
 
     payload: Any = None
     error: dict[str, Any] | None = None
-    duration_ms: float = 0.0
-    request_id: str = ""
-    cold_start: bool = False
 
     @property
     def ok(self) -> bool:
@@ -243,7 +240,6 @@ class ExecutionEnvironment:
 
     def invoke(self, event: Any, request_id: str, trace_id: str) -> InvokeResult:
         assert self._conn is not None, "start() first"
-        started = time.monotonic()
         deadline_ms = time.time() * 1000 + self.spec.timeout_s * 1000
         self._conn.send((json.dumps(event), request_id, deadline_ms, trace_id))
         if not self._conn.poll(self.spec.timeout_s):
@@ -252,25 +248,18 @@ class ExecutionEnvironment:
                 error={
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
-                },
-                duration_ms=(time.monotonic() - started) * 1000,
-                request_id=request_id,
+                }
             )
         try:
             status, value = self._conn.recv()
         except EOFError:
             self.stop()
             return InvokeResult(
-                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"},
-                duration_ms=(time.monotonic() - started) * 1000,
-                request_id=request_id,
+                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
             )
-        duration = (time.monotonic() - started) * 1000
         if status == "ok":
-            return InvokeResult(
-                payload=json.loads(value), duration_ms=duration, request_id=request_id
-            )
-        return InvokeResult(error=value, duration_ms=duration, request_id=request_id)
+            return InvokeResult(payload=json.loads(value))
+        return InvokeResult(error=value)
 
     def stop(self, timeout: float = 2.0) -> None:
         process, conn = self._process, self._conn
@@ -336,20 +325,9 @@ class FunctionPool:
         trace_id = trace_id or new_trace_id()
         env, cold = self._acquire()
         try:
-            if cold or not env.alive:
-                cold = True
-                if not env.start():
-                    return InvokeResult(
-                        error=env.init_error, request_id=request_id, cold_start=True
-                    )
-            result = env.invoke(event, request_id, trace_id)
-            return InvokeResult(
-                payload=result.payload,
-                error=result.error,
-                duration_ms=result.duration_ms,
-                request_id=request_id,
-                cold_start=cold,
-            )
+            if (cold or not env.alive) and not env.start():
+                return InvokeResult(error=env.init_error)
+            return env.invoke(event, request_id, trace_id)
         finally:
             self._release(env)
 
