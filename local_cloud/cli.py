@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,6 +18,7 @@ from local_cloud.operations import state
 from local_cloud.operations.dlq import print_dlq, print_redrive
 from local_cloud.operations.faults import print_faults
 from local_cloud.operations.orders import print_orders
+from local_cloud.operations.status import print_status
 from local_cloud.operations.up import run_up
 
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("LOCAL_EXAMPLE_BODY"),
         help="JSON body for the banner's curl line",
     )
+    command("status", "what runs, what is not emulated (in full), faults and queue depths")
     command("orders", "list the items of every deployed table")
     dlq = command("dlq", "show dead-letter queue messages and why they are there")
     dlq.add_argument(
@@ -74,30 +76,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _up(args: argparse.Namespace) -> int:
+    return run_up(
+        args.assembly,
+        host=args.host,
+        http_port=args.http_port,
+        aws_port=args.aws_port if args.aws_port is not None else state.DEFAULT_AWS_PORT,
+        fault_rate=args.fault_rate,
+        log_dir=args.log_dir,
+        example_body=args.example_body,
+        state_file=args.state_file,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     running = state.read_state(args.state_file)
     aws_url = state.aws_url(running, args.host, args.aws_port)
     region = args.region or state.region(running)
+    commands: dict[str, Callable[[], int]] = {
+        "up": lambda: _up(args),
+        "status": lambda: print_status(args.state_file, aws_url, region),
+        "orders": lambda: print_orders(aws_url, region),
+        "dlq": lambda: print_dlq(aws_url, region, args.log_dir or running.get("log_dir")),
+        "redrive": lambda: print_redrive(aws_url, region),
+        "faults": lambda: print_faults(aws_url, args.rate, args.match, args.clear_match),
+    }
     try:
-        if args.command == "up":
-            return run_up(
-                args.assembly,
-                host=args.host,
-                http_port=args.http_port,
-                aws_port=args.aws_port if args.aws_port is not None else state.DEFAULT_AWS_PORT,
-                fault_rate=args.fault_rate,
-                log_dir=args.log_dir,
-                example_body=args.example_body,
-                state_file=args.state_file,
-            )
-        if args.command == "orders":
-            return print_orders(aws_url, region)
-        if args.command == "dlq":
-            return print_dlq(aws_url, region, args.log_dir or running.get("log_dir"))
-        if args.command == "redrive":
-            return print_redrive(aws_url, region)
-        return print_faults(aws_url, args.rate, args.match, args.clear_match)
+        return commands[args.command]()
     except (ClientError, BotoCoreError) as exc:
         print(f"cannot reach the local cloud on {aws_url}: {exc}", file=sys.stderr)
         return 1

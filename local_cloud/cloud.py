@@ -22,6 +22,7 @@ import boto3
 from local_cloud.aws import client, session
 from local_cloud.deploy.assembly import Assembly, load_assembly
 from local_cloud.deploy.deployer import Deployer, Deployment
+from local_cloud.deploy.differences import Difference
 from local_cloud.services.alb import Listener, choose_listener, load_listeners
 from local_cloud.services.emulator import Emulator, start_emulator
 from local_cloud.services.environments import FunctionPool, InvokeResult
@@ -220,6 +221,12 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         """A boto3 client pointed at the emulation."""
         return client(service, self.aws_url, self.region)
+
+    @property
+    def differences(self) -> list[Difference]:
+        """Everything left out, stood in or worked around (the banner's summary, `status`)."""
+        assert self.deployment is not None, "start() first"
+        return [*self.deployment.differences, *self.functions.differences]
 
     def resources(self, resource_type: str) -> list[str]:
         """Physical ids of every deployed resource of a CloudFormation type."""

@@ -23,8 +23,14 @@ from botocore.exceptions import ClientError
 
 from local_cloud.aws import ACCOUNT_ID, client
 from local_cloud.deploy.assembly import Assembly, FileAsset
+from local_cloud.deploy.differences import Difference
 from local_cloud.deploy.moto_types import moto_can_create
-from local_cloud.deploy.template_prep import Omission, SsmSeed, prepare_template
+from local_cloud.deploy.template_prep import (
+    UNSUPPORTED_REASON,
+    Omission,
+    SsmSeed,
+    prepare_template,
+)
 
 log = logging.getLogger("local_cloud")
 
@@ -52,10 +58,8 @@ class DeployedStack:
 class Deployment:
     region: str
     stacks: list[DeployedStack] = field(default_factory=list)
-    omissions: list[Omission] = field(default_factory=list)
-    stand_ins: list[str] = field(default_factory=list)
-    dropped_outputs: list[str] = field(default_factory=list)
-    patches: list[str] = field(default_factory=list)  # what the runner did that moto's CFN skips
+    # what was left out, stood in or worked around, for the banner and `status`
+    differences: list[Difference] = field(default_factory=list)
     # deployed function name -> its code on disk
     code_dirs: dict[str, Path] = field(default_factory=dict)
     # base64 SHA-256 of a published zip (Lambda's CodeSha256) -> the asset directory
@@ -124,7 +128,8 @@ class Deployer:
 
     # -- bootstrap ---------------------------------------------------------------------
     def publish_assets(self, deployment: Deployment) -> None:
-        """Create the bootstrap asset bucket(s) and upload every file asset."""
+        """Create the bootstrap asset bucket(s) and upload every file asset (Docker image
+        assets cannot be built here: they are recorded as differences)."""
         buckets: set[str] = set()
         for asset in self.assembly.file_assets():
             bucket = substitute(asset.bucket_name, self.account_id, self.region)
@@ -137,6 +142,12 @@ class Deployer:
             self._sha_by_key[asset.object_key] = sha
             if asset.source.is_dir():
                 deployment.asset_dirs_by_sha[sha] = asset.source
+        for image in self.assembly.docker_image_assets:
+            detail = (
+                f"built from {image.source}: not built or pushed, the local cloud cannot build "
+                "container images; what runs from it does not run here"
+            )
+            deployment.differences.append(Difference("docker-image", image.asset_id, detail))
 
     def _create_bucket(self, bucket: str) -> None:
         try:
@@ -174,15 +185,15 @@ class Deployer:
             value = str(bootstrap_version)
         elif seed.kind == "layer":
             value = self._placeholder_layer(seed.original_path)
-            deployment.stand_ins.append(
-                f"layer {seed.original_path} (public, cannot be downloaded): stood in by an "
-                f"empty layer {value}; its packages come from the runner's own environment"
+            detail = (
+                f"a layer: stood in by the empty layer {value}; its packages come from the "
+                "runner's own environment"
             )
+            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
         else:
             value = PLACEHOLDER_VALUE
-            deployment.stand_ins.append(
-                f"SSM parameter {seed.original_path}: seeded with {value!r} at {seed.path}"
-            )
+            detail = f"seeded with {value!r} at {seed.path}"
+            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
         self._ssm.put_parameter(Name=seed.path, Value=value, Type="String", Overwrite=True)
 
     def _placeholder_layer(self, path: str) -> str:
@@ -217,11 +228,12 @@ class Deployer:
             )
             for seed in prepared.seeds:
                 self._seed(seed, bootstrap_version, deployment)
-            deployment.omissions.extend(prepared.omissions)
-            deployment.patches.extend(prepared.patches)
-            deployment.dropped_outputs.extend(
-                f"{stack.stack_name}.{o}" for o in prepared.dropped_outputs
-            )
+            deployment.differences += [o.as_difference() for o in prepared.omissions]
+            deployment.differences += [
+                Difference("dropped-output", f"{stack.stack_name}.{o}", "reads a left-out resource")
+                for o in prepared.dropped_outputs
+            ]
+            deployment.differences += prepared.patches
             deployed = self._create_stack(stack.stack_name, prepared.template)
             deployment.stacks.append(deployed)
             self._record_skipped(prepared.template, deployed, deployment)
@@ -266,15 +278,14 @@ class Deployer:
     ) -> None:
         for logical_id, resource in template.get("Resources", {}).items():
             if logical_id not in deployed.resources:
-                kind = str(resource.get("Type"))
-                deployment.omissions.append(
-                    Omission(
-                        deployed.name,
-                        logical_id,
-                        kind,
-                        "not created: moto's CloudFormation does not implement this type",
-                    )
+                omission = Omission(
+                    deployed.name,
+                    logical_id,
+                    str(resource.get("Type")),
+                    UNSUPPORTED_REASON,
+                    "unsupported-type",
                 )
+                deployment.differences.append(omission.as_difference())
 
     def _layer_arn(self, resource: dict[str, Any]) -> str | None:
         """The ARN of a layer moto created from a template (it reports no physical id)."""
@@ -344,9 +355,13 @@ class Deployer:
                 self._elbv2.register_targets(
                     TargetGroupArn=deployed.resources[logical_id][1], Targets=targets
                 )
-                deployment.patches.append(
-                    f"{deployed.name}/{logical_id}: targets registered by the runner "
-                    "(moto's CloudFormation ignores TargetGroup.Targets)"
+                deployment.differences.append(
+                    Difference(
+                        "patch",
+                        f"{deployed.name}/{logical_id}",
+                        "targets registered by the runner (moto's CloudFormation ignores "
+                        "TargetGroup.Targets)",
+                    )
                 )
 
     def _attach_layers(
@@ -365,9 +380,12 @@ class Deployer:
             self._lambda.update_function_configuration(
                 FunctionName=deployed.resources[logical_id][1], Layers=arns
             )
-            deployment.patches.append(
-                f"{deployed.name}/{logical_id}: layers attached by the runner "
-                "(moto's CloudFormation ignores Function.Layers)"
+            deployment.differences.append(
+                Difference(
+                    "patch",
+                    f"{deployed.name}/{logical_id}",
+                    "layers attached by the runner (moto's CloudFormation ignores Function.Layers)",
+                )
             )
 
     def _record_code(

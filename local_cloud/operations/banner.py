@@ -1,4 +1,5 @@
-"""The ready banner: where to send requests, what was deployed, what is not emulated."""
+"""The ready banner: one screen of what runs, the lines to try, and one line of what is not
+emulated (the full list is behind `python -m local_cloud status`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from local_cloud.cloud import LocalCloud
+from local_cloud.deploy.differences import summary
+from local_cloud.operations.status import TABLE_TYPE, running_lines, shown_path
 
-TABLE_TYPE = "AWS::DynamoDB::Table"
-QUEUE_TYPE = "AWS::SQS::Queue"
+if TYPE_CHECKING:
+    from local_cloud.cloud import LocalCloud
+
 DEFAULT_EXAMPLE_BODY = '{"hello": "world"}'
+PER_KIND = 3  # at most this many functions, mappings, tables, queues each
 
 
 def _command(name: str) -> str:
@@ -30,82 +35,44 @@ def _command(name: str) -> str:
     return name
 
 
-def _label(cloud: LocalCloud, physical_id: str) -> str:
-    keys = [k for k, v in cloud.outputs.items() if v == physical_id and "Exports" not in k]
-    return f" (output {keys[0]})" if keys else ""
-
-
-def render(cloud: LocalCloud, example_body: str = DEFAULT_EXAMPLE_BODY) -> str:
-    assert cloud.deployment is not None
-    assert cloud.assembly is not None
-    deployment = cloud.deployment
+def render(
+    cloud: LocalCloud, example_body: str = DEFAULT_EXAMPLE_BODY, status_file: Path | None = None
+) -> str:
+    assert cloud.assembly is not None, "start() first"
     lines = [
         "",
-        f"local cloud ready in {cloud.boot_seconds:.1f} s: "
-        f"{len(deployment.stacks)} stacks from {cloud.assembly.directory}, region {cloud.region}",
+        f"local cloud ready in {cloud.boot_seconds:.1f} s: {len(cloud.stack_outputs)} stacks "
+        f"from {shown_path(cloud.assembly.directory)}, region {cloud.region}",
+        *running_lines(cloud, limit=PER_KIND),
+        *(f"  ! {name} failed to initialize: {error}" for name, error in cloud.warm_errors.items()),
         "",
+        "try:",
     ]
     if cloud.listener is not None:
         paths = cloud.listener.path_prefixes() or ["/"]
-        url = cloud.http_url + paths[0]
-        lines += [
-            f"load balancer (listener {cloud.listener.protocol}:{cloud.listener.port}) on "
-            f"{cloud.http_url}",
-            *[f"  forwards {cloud.http_url}{p}" for p in paths],
-            "  try:",
-            f"  curl -X POST {url} -H 'Content-Type: application/json' "
-            f"-d {shlex.quote(example_body)}",
-        ]
-    else:
-        lines.append("no load balancer listener in the assembly: no front door")
-    lines += ["", f"AWS API on {cloud.aws_url} (any credentials work)"]
-    credentials = (
-        f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={cloud.region}"
-    )
-    for table in cloud.resources(TABLE_TYPE):
-        lines += [
-            f"  table {table}{_label(cloud, table)}",
-            f"    {credentials} \\",
-            f"      {_command('aws')} --endpoint-url {cloud.aws_url} dynamodb scan "
-            f"--table-name {table}",
-        ]
-    if cloud.resources(TABLE_TYPE):
-        port = cloud.aws_url.rsplit(":", 1)[1]
-        lines.append(f"    or: {_command('python')} -m local_cloud orders --aws-port {port}")
-    for queue in cloud.resources(QUEUE_TYPE):
-        lines.append(f"  queue {queue.rsplit('/', 1)[-1]}{_label(cloud, queue)}")
-    for mapping in cloud.mappings:
         lines.append(
-            f"  mapping {mapping.queue_name} -> {mapping.function_name}: batch "
-            f"{mapping.batch_size}, window {mapping.batching_window_s:g} s, "
-            f"report failures {'on' if mapping.report_batch_item_failures else 'off'}"
+            f"  curl -X POST {cloud.http_url}{paths[0]} -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(example_body)}"
         )
-    lines.append("")
-    for spec in cloud.functions.specs.values():
-        where = f", logs {spec.log_path}" if spec.log_path else ""
-        lines.append(f"function {spec.name}: {spec.handler} from {Path(spec.code_dir).name}{where}")
-    for name, error in cloud.warm_errors.items():
-        lines.append(f"  ! {name} failed to initialize: {error}")
-
-    notes = [
-        *(
-            f"{o.stack_name}/{o.logical_id} ({o.resource_type}): {o.reason}"
-            for o in deployment.omissions
-        ),
-        *(f"output {o} dropped: it reads a left-out resource" for o in deployment.dropped_outputs),
-        *deployment.stand_ins,
-        *cloud.functions.notes,
-        *deployment.patches,
+    tables = cloud.resources(TABLE_TYPE)
+    if tables:
+        credentials = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+        lines += [
+            f"  {credentials} AWS_DEFAULT_REGION={cloud.region} \\",
+            f"    {_command('aws')} --endpoint-url {cloud.aws_url} dynamodb scan "
+            f"--table-name {tables[0]}",
+        ]
+    python = _command("python")
+    written = f" (also in {shown_path(status_file)})" if status_file else ""
+    lines += [
+        f"  {python} -m local_cloud orders    # every table's items; also: dlq, redrive, faults",
+        f"  {python} -m local_cloud status    # all of this in full, queue depths{written}",
+        "",
+        summary(cloud.differences),
+        "",
+        "Ctrl-C stops everything.",
+        "",
     ]
-    if cloud.fault_rate:
-        notes.append(
-            f"fault injection: {cloud.fault_rate:.0%} of DynamoDB writes answer "
-            "ProvisionedThroughputExceededException"
-        )
-    if notes:
-        lines += ["", "not emulated / emulated differently:"]
-        lines += [f"  - {n}" for n in notes]
-    lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 
 

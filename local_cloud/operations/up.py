@@ -13,6 +13,7 @@ from local_cloud.deploy.assembly import AssemblyError
 from local_cloud.deploy.deployer import DeployError
 from local_cloud.operations.banner import example_body_or_default, render
 from local_cloud.operations.state import clear_state, write_state
+from local_cloud.operations.status import write_status
 
 
 def run_up(
@@ -47,8 +48,9 @@ def run_up(
     )
     try:
         cloud.start()
+        report = write_status(state_file, cloud)
         write_state(state_file, cloud.aws_url, cloud.region, cloud.log_dir)
-        print(render(cloud, example), flush=True)
+        print(render(cloud, example, report), flush=True)
         while not stop.is_set():
             stop.wait(1.0)
     except KeyboardInterrupt:

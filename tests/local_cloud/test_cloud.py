@@ -15,6 +15,7 @@ import pytest
 from local_cloud.cli import main
 from local_cloud.operations.banner import render
 from local_cloud.operations.state import write_state
+from local_cloud.operations.status import status_report, write_status
 from tests.local_cloud.conftest import wait_for
 
 
@@ -163,16 +164,38 @@ def test_moto_itself_never_consumes_mapped_queues(cloud):
     wait_for(lambda: "waits" in stored(cloud))
 
 
-def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
+def test_banner_fits_one_screen_with_what_runs_what_to_try_and_one_line_of_gaps(cloud):
     text = render(cloud, '{"id": 1}')
+    lines = text.splitlines()
 
+    assert len(lines) <= 30
     assert f"curl -X POST {cloud.http_url}/svc/api -H 'Content-Type: application/json'" in text
     table = cloud.outputs["ThingsTableName"]
     assert f"aws --endpoint-url {cloud.aws_url} dynamodb scan --table-name {table}" in text
     assert "python -m local_cloud orders" in text
-    assert "Custom::VpcRestrictDefaultSG" in text
-    assert "AWS::SQS::QueuePolicy" in text
-    assert "/aws/service/powertools" in text
+    assert "python -m local_cloud status" in text
+    # one summary line, by kind with counts; the full list is not in the banner
+    (gaps,) = [line for line in lines if line.startswith("not emulated:")]
+    assert "1 custom resource (+2 serving them)" in gaps
+    assert "1 Docker image asset (cannot build images)" in gaps
+    assert "1 public parameter/layer stood in" in gaps
+    assert "moto gaps worked around" in gaps
+    assert "Custom::VpcRestrictDefaultSG" not in text
+
+
+def test_status_lists_everything_not_emulated_by_kind(cloud):
+    report = status_report(cloud)
+
+    assert "Custom::VpcRestrictDefaultSG" in report
+    assert "AWS::SQS::QueuePolicy" in report
+    assert "/aws/service/powertools" in report
+    # the sample app's container image is reported, not silently skipped
+    image = "Docker image assets, not built (the local cloud cannot build images) (1):"
+    assert image in report
+    (asset,) = cloud.assembly.docker_image_assets
+    assert f"{asset.asset_id}: built from {asset.source}: not built" in report
+    for spec in cloud.functions.specs.values():
+        assert spec.name in report
 
 
 @pytest.mark.parametrize(
@@ -182,6 +205,7 @@ def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
         ("dlq", "dead-letter queue of"),
         ("redrive", "WorkDlq"),
         ("faults", '"rate": 0.0'),
+        ("status", "live:"),
     ],
 )
 def test_cli_commands_find_the_running_cloud_from_its_state_file(
@@ -189,8 +213,14 @@ def test_cli_commands_find_the_running_cloud_from_its_state_file(
 ):
     state_file = tmp_path / "state.json"
     write_state(state_file, cloud.aws_url, cloud.region, cloud.log_dir)
+    write_status(state_file, cloud)
 
     assert main([command, "--state-file", str(state_file)]) == 0
 
     out = capsys.readouterr().out
     assert cloud.outputs.get(expected, expected) in out
+
+
+def test_status_without_a_running_cloud_says_so(tmp_path, capsys):
+    assert main(["status", "--state-file", str(tmp_path / "state.json")]) == 1
+    assert "no local cloud is running here" in capsys.readouterr().err
