@@ -40,6 +40,7 @@ PLACEHOLDER_VALUE = "local-cloud-placeholder"
 FUNCTION_TYPE = "AWS::Lambda::Function"
 LAYER_TYPE = "AWS::Lambda::LayerVersion"
 TARGET_GROUP_TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
+LOAD_BALANCER_TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
 
 class DeployError(Exception):
@@ -238,6 +239,7 @@ class Deployer:
             deployment.stacks.append(deployed)
             self._record_skipped(prepared.template, deployed, deployment)
             self._register_targets(prepared.template, deployed, deployment)
+            self._apply_elb_attributes(prepared.template, deployed, deployment)
             self._attach_layers(prepared.template, deployed, deployment)
             self._record_code(prepared.template, deployed, deployment)
         return deployment
@@ -363,6 +365,46 @@ class Deployer:
                         "TargetGroup.Targets)",
                     )
                 )
+
+    def _apply_elb_attributes(
+        self, template: dict[str, Any], deployed: DeployedStack, deployment: Deployment
+    ) -> None:
+        """Apply LoadBalancerAttributes and TargetGroupAttributes, which moto's
+        CloudFormation ignores (the front door reads them back, e.g. whether to drop
+        invalid header fields)."""
+        for logical_id, resource in template.get("Resources", {}).items():
+            kind = resource.get("Type")
+            key = {
+                LOAD_BALANCER_TYPE: "LoadBalancerAttributes",
+                TARGET_GROUP_TYPE: "TargetGroupAttributes",
+            }.get(kind)
+            wanted = resource.get("Properties", {}).get(key) if key else None
+            if not wanted or logical_id not in deployed.resources:
+                continue
+            arn = deployed.resources[logical_id][1]
+            skipped: list[str] = []
+            for attribute in wanted:
+                value = self._resolve(attribute.get("Value"), template, deployed)
+                try:
+                    if value is None:
+                        raise ValueError("its value cannot be resolved here")
+                    change = [{"Key": attribute["Key"], "Value": value}]
+                    if kind == LOAD_BALANCER_TYPE:
+                        self._elbv2.modify_load_balancer_attributes(
+                            LoadBalancerArn=arn, Attributes=change
+                        )
+                    else:
+                        self._elbv2.modify_target_group_attributes(
+                            TargetGroupArn=arn, Attributes=change
+                        )
+                except (ClientError, ValueError) as exc:
+                    skipped.append(f"{attribute['Key']} ({exc})")
+            detail = f"{key} applied by the runner (moto's CloudFormation ignores them)"
+            if skipped:
+                detail += f"; not applied: {', '.join(skipped)}"
+            deployment.differences.append(
+                Difference("patch", f"{deployed.name}/{logical_id}", detail)
+            )
 
     def _attach_layers(
         self, template: dict[str, Any], deployed: DeployedStack, deployment: Deployment

@@ -54,10 +54,16 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
     if cloud.listener is not None:
         listener = cloud.listener
         paths = ", ".join(listener.path_prefixes()) or "/"
+        drops = (
+            ", drops invalid header fields"
+            if limit is None and listener.drop_invalid_header_fields
+            else ""
+        )
         rows.append(
             (
                 "front door",
-                f"{cloud.http_url} (listener {listener.protocol}:{listener.port}) forwards {paths}",
+                f"{cloud.http_url} (listener {listener.protocol}:{listener.port}{drops}) "
+                f"forwards {paths}",
             )
         )
     else:

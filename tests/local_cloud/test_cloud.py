@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,54 @@ def test_binary_content_types_arrive_base64_encoded(cloud):
     assert status == 200
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"\x00\x01raw"
+
+
+def test_a_text_body_that_is_not_utf8_reaches_the_handler_as_the_bytes_sent(cloud):
+    raw = b'{"id": "\xff\xfe"}'
+    status, _, body = http(cloud, "/svc/api/echo", raw, "application/json")
+    event = json.loads(body)["event"]
+    assert status == 200
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+
+
+def raw_request(cloud, headers: list[tuple[str, bytes]]) -> tuple[int, bytes]:
+    """GET /svc/api/echo with header bytes exactly as given (urllib would re-encode them)."""
+    connection = HTTPConnection(cloud.http_url.removeprefix("http://"), timeout=30)
+    try:
+        connection.putrequest("GET", "/svc/api/echo")
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_headers_arrive_as_sent_and_invalid_names_are_dropped_as_the_alb_says(cloud):
+    status, body = raw_request(
+        cloud, [("X-Name", "café".encode()), ("X_Under", b"1"), ("X-Fine", b"2")]
+    )
+    headers = json.loads(body)["event"]["headers"]
+    assert status == 200
+    assert headers["x-name"] == "café"
+    assert headers["x-fine"] == "2"
+    assert "x_under" not in headers  # the sample ALB sets drop_invalid_header_fields
+
+
+def test_a_header_that_is_not_utf8_is_a_502(cloud):
+    assert raw_request(cloud, [("X-Name", b"\xff")])[0] == 502
+
+
+def test_an_event_over_lambdas_6_mb_quota_is_a_502_without_an_invoke(cloud, caplog):
+    # 1 MB of control characters is within ALB's 1 MB body limit but 6 MB as JSON
+    body = b"\x01" * (1024 * 1024)
+    with caplog.at_level(logging.INFO, logger="local_cloud"):
+        status, _, _ = http(cloud, "/svc/api/echo", body, "text/plain")
+        # the front door logs the request once it has answered it
+        wait_for(lambda: "RequestEntityTooLargeException" in caplog.text, timeout=10)
+    assert status == 502
 
 
 def test_a_binary_response_is_decoded_back(cloud):

@@ -124,7 +124,9 @@ class ComputeStack(Stack):
                 max_concurrency=2,
             )
         )
-        alb = elbv2.ApplicationLoadBalancer(self, "Alb", vpc=vpc, internet_facing=True)
+        alb = elbv2.ApplicationLoadBalancer(
+            self, "Alb", vpc=vpc, internet_facing=True, drop_invalid_header_fields=True
+        )
         listener = alb.add_listener(
             "Http",
             port=80,
