@@ -106,6 +106,21 @@ def test_malformed_input_gets_a_4xx_and_never_reaches_the_queue(cloud, body, sta
         cloud.resume_mappings()
 
 
+def test_a_body_that_is_not_utf8_gets_a_json_400_and_is_never_queued(cloud):
+    # The front door passes the client's exact bytes (base64-encoded, as ALB does), so the
+    # handler sees them and refuses them, rather than an order of two U+FFFD characters.
+    queue = cloud.outputs["OrdersQueueUrl"]
+    cloud.pause_mappings()  # so anything that reached the queue would still be there
+    try:
+        status, headers, body = post(cloud, API, b'{"order_id": "\xff\xfe", "item": "x"}')
+        assert status == 400
+        assert headers["Content-Type"].startswith("application/json")
+        assert body["error"]["code"] == "invalid_utf8"
+        assert queue_depth(cloud, queue) == 0
+    finally:
+        cloud.resume_mappings()
+
+
 def test_a_poison_message_ends_in_the_dlq_while_its_batch_mates_are_stored(cloud):
     sqs = cloud.client("sqs")
     queue, dlq = cloud.outputs["OrdersQueueUrl"], cloud.outputs["OrdersDeadLetterQueueUrl"]
