@@ -5,4 +5,5 @@ template_prep  the deployable copy of a template: what moto cannot create left o
                SSM defaults moved, moto crashes worked around; every change recorded
 moto_types     which resource types moto's CloudFormation can create
 deployer       seeds the bootstrap, creates the stacks, completes what moto's CloudFormation skips
+differences    every way the result differs from the assembly, by kind (banner, `status`)
 """
