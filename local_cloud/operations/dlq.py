@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from local_cloud.aws import client
 from local_cloud.operations.queues import dead_letter_queues, peek_messages
 
@@ -27,9 +25,8 @@ class DeadLetter:
 @dataclass(frozen=True)
 class Redrive:
     dlq_url: str
-    source: str | None  # None when the DLQ serves several queues (not redriven)
+    source: str | None  # None when the DLQ serves several queues: not redriven
     moved: int
-    how: str  # "StartMessageMoveTask", "moved one by one" or why nothing was done
 
 
 def logged_reason(log_dir: str | Path | None, message_id: str) -> str | None:
@@ -110,20 +107,14 @@ def _move(sqs: Any, source: str, destination: str) -> int:
 
 
 def redrive(sqs: Any) -> list[Redrive]:
-    """Move every dead-letter queue's messages back to its source queue."""
+    """Move every dead-letter queue's messages back to its source queue, one by one (moto
+    has no StartMessageMoveTask: asking it only prints its traceback on up's console)."""
     done = []
     for dlq, sources in dead_letter_queues(sqs).items():
-        if len(sources) != 1:
-            done.append(Redrive(dlq, None, 0, f"serves {len(sources)} queues: ambiguous source"))
-            continue
-        arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
-        try:
-            sqs.start_message_move_task(SourceArn=arn["QueueArn"])
-        except (ClientError, BotoCoreError, NotImplementedError):
-            # moto does not implement message move tasks: move them one by one
-            done.append(Redrive(dlq, sources[0], _move(sqs, dlq, sources[0]), "one by one"))
+        if len(sources) == 1:
+            done.append(Redrive(dlq, sources[0], _move(sqs, dlq, sources[0])))
         else:
-            done.append(Redrive(dlq, sources[0], 0, "StartMessageMoveTask started"))
+            done.append(Redrive(dlq, None, 0))  # which queue a message came from is unknown
     return done
 
 
@@ -148,9 +139,7 @@ def print_dlq(aws_url: str, region: str, log_dir: str | None) -> int:
 def print_redrive(aws_url: str, region: str) -> int:
     for done in redrive(client("sqs", aws_url, region)):
         if done.source is None:
-            print(f"# {done.dlq_url}: not redriven, it {done.how}")
-        elif done.how == "one by one":
-            print(f"# {done.dlq_url}: moved {done.moved} messages back to {done.source}")
+            print(f"# {done.dlq_url}: not redriven, it serves several queues")
         else:
-            print(f"# {done.dlq_url}: {done.how}")
+            print(f"# {done.dlq_url}: moved {done.moved} messages back to {done.source}")
     return 0
