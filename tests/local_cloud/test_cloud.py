@@ -16,6 +16,8 @@ import pytest
 
 from local_cloud.cli import main
 from local_cloud.operations.banner import render
+from local_cloud.operations.dlq import redrive
+from local_cloud.operations.queues import peek_messages, queue_depth
 from local_cloud.operations.state import write_state
 from local_cloud.operations.status import status_report, write_status
 from tests.local_cloud.conftest import wait_for
@@ -187,9 +189,7 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     finally:
         cloud.resume_mappings()
 
-    dead = wait_for(
-        lambda: sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"]).get("Messages")
-    )
+    dead = wait_for(lambda: peek_messages(sqs, dlq))  # looked at, not consumed
     assert json.loads(dead[0]["Body"])["id"] == "bad"
     # maxReceiveCount is 3: received three times, moved on the fourth receive
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3
@@ -197,6 +197,10 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     assert {"mate-a", "mate-b"} <= items.keys()
     assert "bad" not in items
     assert items["mate-a"]["receive_count"]["S"] == "1"  # stored on the first delivery
+    # redrive moves it back to its source queue (where it fails again)
+    (done,) = redrive(sqs)
+    assert (done.source.rsplit("/", 1)[-1], done.moved) == (queue.rsplit("/", 1)[-1], 1)
+    assert queue_depth(sqs, dlq) == 0  # it needs three more receives (6 s) to come back
 
 
 def test_moto_itself_never_consumes_mapped_queues(cloud):
