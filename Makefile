@@ -20,7 +20,7 @@ OUT ?= cdk.out
 CDK_ARGS ?=
 CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov local bootstrap deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov cost cost-readme local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ lint: install  ## ruff (lint + format check)
 	ruff format --check .
 
 typecheck: install  ## mypy, strict
-	mypy app.py stacks lambdas local_cloud
+	mypy app.py stacks lambdas local_cloud cost
 
 actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps when installed)
 	actionlint
@@ -67,6 +67,14 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 checkov: synth $(CHECKOV_VENV)/.installed  ## checkov on the templates (skips explained in docs/security.md)
 	$(CHECKOV_VENV)/bin/checkov --directory $(OUT) --framework cloudformation --quiet --compact --skip-download
+
+cost: synth  ## monthly cost of the current settings, line by line (COST_ARGS="--set name=value")
+	python -m cost $(STAGE)=$(OUT) $(COST_ARGS)
+
+cost-readme: install  ## regenerate README's cost section from both stages
+	$(MAKE) --no-print-directory synth STAGE=dev OUT=cdk.out
+	$(MAKE) --no-print-directory synth STAGE=prod OUT=cdk.out.prod
+	python -m cost dev=cdk.out prod=cdk.out.prod --readme README.md > /dev/null
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Final
 
 import jsii
 from aws_cdk import (
@@ -19,31 +20,12 @@ from constructs import Construct, IConstruct
 
 from stacks.settings import Settings
 
-# CloudWatch Logs takes only these retention periods (days -> CDK's enum).
-_RETENTION = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS,
-    150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS,
-    545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS,
-    1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS,
-    2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS,
-    2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS,
-    3653: logs.RetentionDays.TEN_YEARS,
-}
+# Where the runtime code lives; stacks refer to it only as asset paths.
+LAMBDAS_DIR: Final = Path(__file__).resolve().parent.parent / "lambdas"
+# Byte-identical assets give identical hashes: keep interpreter caches out. Everything
+# else ships, `__init__.py` too, so the layer is exactly the package the tests import
+# (tests/infra/test_assets.py imports each handler from the synthesized assets alone).
+ASSET_EXCLUDES: Final = ["__pycache__", "*.pyc"]
 
 
 def stack_props(settings: Settings, part: str) -> dict[str, Any]:
@@ -70,7 +52,7 @@ def log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.L
     group = logs.LogGroup(
         scope,
         construct_id,
-        retention=_RETENTION[settings.log_retention_days],
+        retention=settings.log_retention,
         removal_policy=stateful_removal(settings),
     )
     checkov_skip(

@@ -79,7 +79,7 @@ class WebAcl(Construct):
         load_balancer: elbv2.IApplicationLoadBalancer,
     ) -> None:
         super().__init__(scope, construct_id)
-        metric_prefix = f"{settings.app_name}-{settings.stage}"
+        metric_prefix = settings.name_prefix
         self.acl = wafv2.CfnWebACL(
             self,
             "Acl",

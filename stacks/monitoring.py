@@ -15,18 +15,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.common import acknowledge
+from stacks.contract import INGEST, PROCESS, SERVICE_DIMENSION, FunctionContract
 from stacks.settings import Settings
 
 PERIOD = Duration.minutes(1)
-# The custom metrics the handlers emit (EMF; orders_core.observability.MetricName).
-INGEST_METRICS = ("OrdersAccepted", "RequestsRejected")
-PROCESS_METRICS = (
-    "OrdersStored",
-    "StaleSkipped",
-    "RecordsFailed",
-    "WriteRetries",
-    "OrdersDeadLettered",
-)
 
 
 class Monitoring(Construct):
@@ -40,7 +32,7 @@ class Monitoring(Construct):
         settings: Settings,
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
-        functions: dict[str, lambda_.IFunction],
+        functions: dict[FunctionContract, lambda_.IFunction],
         load_balancer: elbv2.ApplicationLoadBalancer,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -62,7 +54,8 @@ class Monitoring(Construct):
             "the oldest queued order waits longer than the threshold: the consumer is "
             "failing, throttled or too slow",
         )
-        for name, function in functions.items():
+        for contract, function in functions.items():
+            name = contract.name
             self._alarm(
                 f"{name.title()}Errors",
                 function.metric_errors(period=PERIOD, statistic="Sum"),
@@ -138,20 +131,24 @@ class Monitoring(Construct):
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
 
-    def _custom(self, service: str, name: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=f"{self._settings.app_name}-{self._settings.stage}",
-            metric_name=name,
-            dimensions_map={"service": f"orders-{service}"},
-            period=PERIOD,
-            statistic="Sum",
-        )
+    def _custom(self, function: FunctionContract) -> list[cloudwatch.IMetric]:
+        """The custom metrics the function's code emits (EMF), as its dashboard lines."""
+        return [
+            cloudwatch.Metric(
+                namespace=self._settings.metrics_namespace,
+                metric_name=name,
+                dimensions_map={SERVICE_DIMENSION: function.service_name},
+                period=PERIOD,
+                statistic="Sum",
+            )
+            for name in function.metrics
+        ]
 
     def _build_dashboard(
         self,
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
-        functions: dict[str, lambda_.IFunction],
+        functions: dict[FunctionContract, lambda_.IFunction],
         load_balancer: elbv2.ApplicationLoadBalancer,
     ) -> cloudwatch.Dashboard:
         metrics = load_balancer.metrics
@@ -170,12 +167,12 @@ class Monitoring(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Orders in (ingest)",
-                left=[self._custom("ingest", name) for name in INGEST_METRICS],
+                left=self._custom(INGEST),
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Orders written (process)",
-                left=[self._custom("process", name) for name in PROCESS_METRICS],
+                left=self._custom(PROCESS),
                 width=8,
             ),
         )

@@ -1,8 +1,16 @@
 """One typed, validated settings object for the whole app.
 
-Values come from `cdk.json` context and can be overridden per synth with
-`-c key=value`. Stacks take a `Settings`; they never read context themselves.
-Every problem is collected and reported at once, each with the key to change.
+Values come from `cdk.json` context and can be overridden per synth with `-c key=value`
+(which arrives as a string and is coerced). Stacks take a `Settings`; they never read
+context themselves. `Settings` is a pydantic model, the mechanism the functions use for
+their environment: it never calls AWS, ignores context keys that are not settings (CDK's
+`@aws-cdk/...` feature flags and the like), and reports every problem at once, each
+naming the key to change.
+
+A new setting is one field line, `name: Annotated[type, rule]`, with a rule from the
+"Rules" section (or a new one there). A rule that spans settings is a field validator on
+the later of them (see `_window_fits_batch`): pydantic runs it once the earlier ones are
+valid, so its problem is reported together with all the others.
 """
 
 from __future__ import annotations
@@ -10,8 +18,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal
+
+from aws_cdk import aws_logs as logs
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from stacks import contract
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
@@ -39,22 +59,41 @@ MIN_MAX_RECEIVE_COUNT = 5
 # Lambda's guidance for SQS sources: visibility timeout >= 6 x function timeout
 # (+ the batching window, since records wait in the batch before the call).
 VISIBILITY_TIMEOUT_FACTOR = 6
-# The retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-    2557, 2922, 3288, 3653,
-)  # fmt: skip
+# The retention periods CloudWatch Logs accepts, in days, and CDK's name for each.
+LOG_RETENTION: Final[Mapping[int, logs.RetentionDays]] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # AWS WAF rate-based rules count requests per IP over 5 minutes.
 WAF_MIN_RATE_LIMIT = 10
 WAF_MAX_RATE_LIMIT = 2_000_000_000
+ALARM_MAX_THRESHOLD = 1_000_000
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _GITHUB_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
-
-T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -69,39 +108,190 @@ class SettingsError(ValueError):
         )
 
 
-@dataclass(frozen=True)
-class Settings:
+# -- rules: coerce a context value (JSON from cdk.json, a string from -c) or say why not --
+
+
+def _problem(text: str) -> PydanticCustomError:
+    # The text travels as context, so braces in a quoted value cannot break the template.
+    return PydanticCustomError("setting", "{problem}", {"problem": text})
+
+
+def _rule(check: Callable[[str, Any], Any]) -> BeforeValidator:
+    """A field rule: `check(key, raw)` returns the value or raises `_problem(...)`."""
+    return BeforeValidator(lambda raw, info: check(str(info.field_name), raw))
+
+
+def text() -> BeforeValidator:
+    def check(key: str, raw: Any) -> str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise _problem(f"{key}={raw!r} is not a non-empty string.")
+        return raw.strip()
+
+    return _rule(check)
+
+
+def whole(low: int, high: int) -> BeforeValidator:
+    """A whole number in low..high (a JSON integer or its digits; never a bool)."""
+
+    def check(key: str, raw: Any) -> int:
+        value = _to_int(raw)
+        if value is None:
+            raise _problem(f"{key}={raw!r} is not a whole number.")
+        if not low <= value <= high:
+            raise _problem(f"{key}={value} is out of range: use {low}..{high}.")
+        return value
+
+    return _rule(check)
+
+
+def _to_int(raw: Any) -> int | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        try:
+            return int(raw.strip())
+        except ValueError:  # "--5", or digits int() does not read
+            return None
+    return None
+
+
+def flag() -> BeforeValidator:
+    def check(key: str, raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise _problem(f"{key}={raw!r} is not true or false.")
+
+    return _rule(check)
+
+
+def one_of(options: tuple[Any, ...]) -> BeforeValidator:
+    """One of `options`, given as itself or as its text (`-c log_retention_days=30`)."""
+
+    def check(key: str, raw: Any) -> Any:
+        for option in options:
+            if not isinstance(raw, bool) and (raw == option or str(raw) == str(option)):
+                return option
+        raise _problem(f"{key}={raw!r} is not one of: {', '.join(map(str, options))}.")
+
+    return _rule(check)
+
+
+def matching(pattern: re.Pattern[str], expected: str, *, optional: bool = False) -> BeforeValidator:
+    """A string matching `pattern`; with `optional`, "" means "not set"."""
+
+    def check(key: str, raw: Any) -> str:
+        if optional and raw == "":
+            return ""
+        if not isinstance(raw, str) or not pattern.match(raw.strip()):
+            hint = ' (or "" to leave it unset)' if optional else ""
+            raise _problem(f"{key}={raw!r} is not {expected}{hint}.")
+        return raw.strip()
+
+    return _rule(check)
+
+
+def _ipv4_network(raw: Any) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return str(ipaddress.IPv4Network(raw.strip(), strict=True))
+    except ValueError:
+        return None
+
+
+def cidr() -> BeforeValidator:
+    def check(key: str, raw: Any) -> str:
+        network = _ipv4_network(raw)
+        if network is None:
+            raise _problem(f"{key}={raw!r} is not an IPv4 CIDR such as 10.0.0.0/16.")
+        return network
+
+    return _rule(check)
+
+
+def _cidr_entry(key: str, raw: Any) -> str:
+    network = _ipv4_network(raw)
+    if network is None:
+        raise _problem(
+            f"{key} entry {raw!r} is not an IPv4 CIDR such as 203.0.113.0/24 "
+            "(host bits must be zero)."
+        )
+    return network
+
+
+def _cidr_items(key: str, raw: Any) -> Any:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not items:
+        raise _problem(f"{key}={raw!r} must be a list of CIDRs (JSON list or a,b,c).")
+    return items
+
+
+# A JSON list or "a,b,c"; each entry is checked (and reported) on its own.
+Cidrs = Annotated[tuple[Annotated[str, _rule(_cidr_entry)], ...], _rule(_cidr_items)]
+
+
+class Settings(BaseModel):
     """Everything a stack may vary on. Build it with `Settings.from_context`."""
 
-    stage: Stage
-    app_name: str
-    allowed_cidrs: tuple[str, ...]
-    alb_internet_facing: bool
-    vpc_cidr: str
-    batch_size: int
-    batching_window_seconds: int
-    ingest_timeout_seconds: int
-    ingest_memory_mb: int
-    process_timeout_seconds: int
-    process_memory_mb: int
-    max_concurrency: int
-    max_receive_count: int
-    log_retention_days: int
-    log_level: str
-    powertools_version: str
-    region: str
-    certificate_arn: str
-    waf_enabled: bool
-    waf_rate_limit: int
-    access_log_expiry_days: int
-    alarm_email: str
-    queue_age_alarm_seconds: int
-    dlq_alarm_threshold: int
-    function_error_alarm_threshold: int
-    function_throttle_alarm_threshold: int
-    alb_5xx_alarm_threshold: int
-    github_repository: str
-    github_branch: str
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: Annotated[Stage, one_of(STAGES)]
+    app_name: Annotated[str, text()]
+    allowed_cidrs: Cidrs
+    alb_internet_facing: Annotated[bool, flag()]
+    vpc_cidr: Annotated[str, cidr()]
+    batch_size: Annotated[int, whole(1, SQS_ESM_MAX_BATCH_SIZE)]
+    batching_window_seconds: Annotated[int, whole(0, SQS_ESM_MAX_WINDOW_S)]
+    ingest_timeout_seconds: Annotated[int, whole(MIN_INGEST_TIMEOUT_S, 60)]
+    ingest_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
+    process_timeout_seconds: Annotated[int, whole(MIN_PROCESS_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S)]
+    process_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
+    max_concurrency: Annotated[int, whole(ESM_MIN_MAX_CONCURRENCY, ESM_MAX_MAX_CONCURRENCY)]
+    max_receive_count: Annotated[int, whole(MIN_MAX_RECEIVE_COUNT, 1000)]
+    log_retention_days: Annotated[int, one_of(tuple(LOG_RETENTION))]
+    log_level: Annotated[str, one_of(LOG_LEVELS)]
+    powertools_version: Annotated[str, text()]
+    region: Annotated[str, matching(_REGION, "an AWS region such as eu-west-1")]
+    certificate_arn: Annotated[
+        str, matching(_CERTIFICATE_ARN, "an ACM certificate ARN", optional=True)
+    ]
+    waf_enabled: Annotated[bool, flag()]
+    waf_rate_limit: Annotated[int, whole(WAF_MIN_RATE_LIMIT, WAF_MAX_RATE_LIMIT)]
+    access_log_expiry_days: Annotated[int, whole(1, 3653)]
+    alarm_email: Annotated[str, matching(_EMAIL, "an e-mail address", optional=True)]
+    queue_age_alarm_seconds: Annotated[int, whole(60, 1_209_600)]
+    dlq_alarm_threshold: Annotated[int, whole(1, ALARM_MAX_THRESHOLD)]
+    function_error_alarm_threshold: Annotated[int, whole(1, ALARM_MAX_THRESHOLD)]
+    function_throttle_alarm_threshold: Annotated[int, whole(1, ALARM_MAX_THRESHOLD)]
+    alb_5xx_alarm_threshold: Annotated[int, whole(1, ALARM_MAX_THRESHOLD)]
+    github_repository: Annotated[str, matching(_GITHUB_REPOSITORY, "owner/name", optional=True)]
+    github_branch: Annotated[str, text()]
+
+    # -- rules across settings (AWS would reject the deploy otherwise) ----------------
+
+    @field_validator("app_name")
+    @classmethod
+    def _names_a_stack(cls, app_name: str) -> str:
+        if not app_name.replace("-", "").isalnum():
+            raise _problem(
+                f"app_name={app_name!r} must be letters, digits and dashes "
+                "(it starts every stack name)."
+            )
+        return app_name
+
+    @field_validator("batching_window_seconds")
+    @classmethod
+    def _window_fits_batch(cls, window: int, info: ValidationInfo) -> int:
+        batch_size = info.data.get("batch_size")  # absent if batch_size itself is invalid
+        if batch_size is not None and batch_size > SQS_ESM_UNBATCHED_MAX and window < 1:
+            raise _problem(
+                f"batch_size={batch_size} needs batching_window_seconds >= 1: SQS event "
+                f"sources only take batches over {SQS_ESM_UNBATCHED_MAX} with a batching "
+                "window. Raise batching_window_seconds or lower batch_size."
+            )
+        return window
 
     # -- derived values: computed, never typed twice ---------------------------------
 
@@ -121,200 +311,51 @@ class Settings:
         """HTTPS:443 (with HTTP:80 redirecting to it) when a certificate is configured."""
         return bool(self.certificate_arn)
 
+    @property
+    def name_prefix(self) -> str:
+        """`Orders-dev`: names derive from the app and stage so stages coexist."""
+        return f"{self.app_name}-{self.stage}"
+
     def stack_name(self, part: str) -> str:
-        """`Orders-dev-Network`: names derive from the stage so stages coexist."""
-        return f"{self.app_name}-{self.stage}-{part}"
+        """`Orders-dev-Network`."""
+        return f"{self.name_prefix}-{part}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Where every function of this stage writes its custom metrics."""
+        return contract.metrics_namespace(self.app_name, self.stage)
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION[self.log_retention_days]
 
     # -- construction ----------------------------------------------------------------
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> Settings:
         """Read and validate settings; `get` is `app.node.try_get_context`."""
-        reader = _Reader(get)
-        settings = cls(
-            stage=reader.choice("stage", STAGES),
-            app_name=reader.text("app_name"),
-            allowed_cidrs=reader.cidrs("allowed_cidrs"),
-            alb_internet_facing=reader.boolean("alb_internet_facing"),
-            vpc_cidr=reader.cidr("vpc_cidr"),
-            batch_size=reader.integer("batch_size", 1, SQS_ESM_MAX_BATCH_SIZE),
-            batching_window_seconds=reader.integer(
-                "batching_window_seconds", 0, SQS_ESM_MAX_WINDOW_S
-            ),
-            ingest_timeout_seconds=reader.integer(
-                "ingest_timeout_seconds", MIN_INGEST_TIMEOUT_S, 60
-            ),
-            ingest_memory_mb=reader.integer(
-                "ingest_memory_mb", LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB
-            ),
-            process_timeout_seconds=reader.integer(
-                "process_timeout_seconds", MIN_PROCESS_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S
-            ),
-            process_memory_mb=reader.integer(
-                "process_memory_mb", LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB
-            ),
-            max_concurrency=reader.integer(
-                "max_concurrency", ESM_MIN_MAX_CONCURRENCY, ESM_MAX_MAX_CONCURRENCY
-            ),
-            max_receive_count=reader.integer("max_receive_count", MIN_MAX_RECEIVE_COUNT, 1000),
-            log_retention_days=reader.choice("log_retention_days", LOG_RETENTION_DAYS),
-            log_level=reader.choice("log_level", LOG_LEVELS),
-            powertools_version=reader.text("powertools_version"),
-            region=reader.matching("region", _REGION, "an AWS region such as eu-west-1"),
-            certificate_arn=reader.matching(
-                "certificate_arn", _CERTIFICATE_ARN, "an ACM certificate ARN", optional=True
-            ),
-            waf_enabled=reader.boolean("waf_enabled"),
-            waf_rate_limit=reader.integer("waf_rate_limit", WAF_MIN_RATE_LIMIT, WAF_MAX_RATE_LIMIT),
-            access_log_expiry_days=reader.integer("access_log_expiry_days", 1, 3653),
-            alarm_email=reader.matching("alarm_email", _EMAIL, "an e-mail address", optional=True),
-            queue_age_alarm_seconds=reader.integer("queue_age_alarm_seconds", 60, 1_209_600),
-            dlq_alarm_threshold=reader.integer("dlq_alarm_threshold", 1, 1_000_000),
-            function_error_alarm_threshold=reader.integer(
-                "function_error_alarm_threshold", 1, 1_000_000
-            ),
-            function_throttle_alarm_threshold=reader.integer(
-                "function_throttle_alarm_threshold", 1, 1_000_000
-            ),
-            alb_5xx_alarm_threshold=reader.integer("alb_5xx_alarm_threshold", 1, 1_000_000),
-            github_repository=reader.matching(
-                "github_repository", _GITHUB_REPOSITORY, "owner/name", optional=True
-            ),
-            github_branch=reader.text("github_branch"),
-        )
-        reader.problems.extend(settings._consistency_problems())
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
+        return cls.from_mapping({key: get(key) for key in cls.model_fields})
 
-    def _consistency_problems(self) -> list[str]:
-        """Rules that span several settings (AWS would reject the deploy otherwise)."""
-        problems = []
-        if self.batch_size > SQS_ESM_UNBATCHED_MAX and self.batching_window_seconds < 1:
-            problems.append(
-                f"batch_size={self.batch_size} needs batching_window_seconds >= 1: SQS event "
-                f"sources only take batches over {SQS_ESM_UNBATCHED_MAX} with a batching "
-                "window. Raise batching_window_seconds or lower batch_size."
-            )
-        if not self.app_name.replace("-", "").isalnum():
-            problems.append(
-                f"app_name={self.app_name!r} must be letters, digits and dashes "
-                "(it starts every stack name)."
-            )
-        return problems
-
-
-class _Reader:
-    """Coerces context values (JSON from cdk.json, strings from -c) and collects problems."""
-
-    def __init__(self, get: Callable[[str], Any]) -> None:
-        self._get = get
-        self.problems: list[str] = []
-
-    def _raw(self, key: str) -> Any:
-        value = self._get(key)
-        if value is None:
-            self.problems.append(f"{key} is missing: set it in cdk.json context.")
-        return value
-
-    def _coerce(self, key: str, convert: Callable[[Any], T], expected: str, fallback: T) -> T:
-        raw = self._raw(key)
-        if raw is None:
-            return fallback
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Validate context values; a key that is absent or null is missing."""
         try:
-            return convert(raw)
-        except (TypeError, ValueError):
-            self.problems.append(f"{key}={raw!r} is not {expected}.")
-            return fallback
-
-    def text(self, key: str) -> str:
-        return self._coerce(key, _to_text, "a non-empty string", "invalid")
-
-    def integer(self, key: str, low: int, high: int) -> int:
-        value = self._coerce(key, _to_int, "a whole number", low)
-        if not low <= value <= high:
-            self.problems.append(f"{key}={value} is out of range: use {low}..{high}.")
-        return value
-
-    def boolean(self, key: str) -> bool:
-        return self._coerce(key, _to_bool, "true or false", False)
-
-    def choice(self, key: str, options: tuple[T, ...]) -> T:
-        raw = self._raw(key)
-        if raw is None:
-            return options[0]
-        for option in options:
-            if raw == option or str(raw) == str(option):
-                return option
-        self.problems.append(f"{key}={raw!r} is not one of: {', '.join(map(str, options))}.")
-        return options[0]
-
-    def matching(
-        self, key: str, pattern: re.Pattern[str], expected: str, *, optional: bool = False
-    ) -> str:
-        """A string matching `pattern`; with `optional`, "" means "not set"."""
-        raw = self._raw(key)
-        if raw is None or (optional and raw == ""):
-            return ""
-        if not isinstance(raw, str) or not pattern.match(raw.strip()):
-            hint = ' (or "" to leave it unset)' if optional else ""
-            self.problems.append(f"{key}={raw!r} is not {expected}{hint}.")
-            return ""
-        return raw.strip()
-
-    def cidr(self, key: str) -> str:
-        return self._coerce(key, _to_cidr, "an IPv4 CIDR such as 10.0.0.0/16", "0.0.0.0/0")
-
-    def cidrs(self, key: str) -> tuple[str, ...]:
-        raw = self._raw(key)
-        if raw is None:
-            return ()
-        items = raw.split(",") if isinstance(raw, str) else raw
-        if not isinstance(items, list | tuple) or not items:
-            self.problems.append(f"{key}={raw!r} must be a list of CIDRs (JSON list or a,b,c).")
-            return ()
-        result = []
-        for item in items:
-            try:
-                result.append(_to_cidr(item))
-            except (TypeError, ValueError):
-                self.problems.append(
-                    f"{key} entry {item!r} is not an IPv4 CIDR such as 203.0.113.0/24 "
-                    "(host bits must be zero)."
-                )
-        return tuple(result)
+            return cls.model_validate({k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            raise SettingsError([_describe(error) for error in exc.errors()]) from None
 
 
-def _to_text(raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(raw)
-    return raw.strip()
-
-
-def _to_int(raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise TypeError(raw)
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        return int(raw.strip())
-    raise ValueError(raw)
-
-
-def _to_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-        return raw.strip().lower() == "true"
-    raise ValueError(raw)
-
-
-def _to_cidr(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise TypeError(raw)
-    return str(ipaddress.IPv4Network(raw.strip(), strict=True))
+def _describe(error: Any) -> str:
+    """One problem, in words that name the key to change."""
+    key = str(error["loc"][0]) if error["loc"] else "settings"
+    if error["type"] == "missing":
+        return f"{key} is missing: set it in cdk.json context."
+    if error["type"] == "setting":
+        return str(error["msg"])
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location or key}: {error['msg']}."
 
 
 def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
     """Build settings from a plain mapping (tests, scripts)."""
-    return Settings.from_context(values.get)
+    return Settings.from_mapping(values)

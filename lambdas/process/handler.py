@@ -1,14 +1,15 @@
 """Process: SQS batch -> conditional PutItem per record, reporting partial failures.
 
-Handler string ``handler.lambda_handler``; no relative imports, so it loads the Lambda way
-(asset directory on sys.path) and as ``lambdas.process.handler`` in tests. The event
-source mapping must have ReportBatchItemFailures on.
+The entry point and the batch plumbing only; the logic and the table access live in
+``orders_core.process``. Handler string ``handler.lambda_handler``; no relative imports,
+so it loads the Lambda way (asset directory on sys.path) and as
+``lambdas.process.handler`` in tests. The event source mapping must have
+ReportBatchItemFailures on.
 """
 
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -18,9 +19,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.observability import configure, logger, metrics, tracer
-from orders_core.settings import ProcessSettings, load_settings
-from orders_core.storage import StorageService
-from orders_core.table import DYNAMODB_CLIENT_CONFIG, OrdersTable
+from orders_core.process.service import ProcessService
+from orders_core.process.settings import ProcessSettings
+from orders_core.settings import load_settings
 
 # When every record of a batch fails, Powertools raises (its default): the invocation is
 # an error, which Lambda's SQS poller answers by backing off, the right reaction to a
@@ -34,14 +35,9 @@ def get_settings() -> ProcessSettings:
 
 
 @cache
-def get_service() -> StorageService:
+def get_service() -> ProcessService:
     """Built on the first invocation and kept for the container's life."""
-    settings = get_settings()
-    client = boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
-    return StorageService(
-        OrdersTable(client, settings.orders_table_name),
-        max_receive_count=settings.max_receive_count,
-    )
+    return ProcessService.from_settings(get_settings())
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:

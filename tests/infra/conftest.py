@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from app import build_app
+from stacks.front import EdgeAuth
+from tests.infra.front_app import SynthesizedFront
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,3 +74,88 @@ def only(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
     found = list(resources(template, cfn_type).values())
     assert len(found) == 1, f"expected one {cfn_type}, found {len(found)}"
     return found[0]
+
+
+def asset_dirs(synthesized: Synthesized, part: str) -> dict[str, Path]:
+    """A stack's file assets: S3 object key -> the staged directory in the assembly."""
+    outdir = Path(synthesized.app.outdir)
+    manifest = json.loads(
+        (outdir / f"{synthesized.stacks[part].artifact_id}.assets.json").read_text()
+    )
+    found = {}
+    for asset in manifest["files"].values():
+        for destination in asset["destinations"].values():
+            found[destination["objectKey"]] = outdir / asset["source"]["path"]
+    return found
+
+
+@dataclass(frozen=True)
+class PythonFunction:
+    """A Python function of the synthesized app, with the directories Lambda would load."""
+
+    logical_id: str
+    properties: dict[str, Any]
+    code: Path  # its code asset directory
+    layer: Path  # the shared layer asset's python/ (Lambda's /opt/python)
+    source: Path  # lambdas/<name>: the directory whose handler.py the code asset carries
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return dict(self.properties["Environment"]["Variables"])
+
+
+def python_functions(synthesized: Synthesized) -> dict[str, PythonFunction]:
+    """The app's Python functions (not CDK's Node.js providers), by source directory name."""
+    template = synthesized.json("Compute")
+    assets = asset_dirs(synthesized, "Compute")
+    layers = resources(template, "AWS::Lambda::LayerVersion")
+    sources = [d for d in sorted((ROOT / "lambdas").iterdir()) if (d / "handler.py").is_file()]
+    found = {}
+    for logical_id, function in resources(template, "AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        if not properties.get("Runtime", "").startswith("python"):
+            continue
+        code = assets[properties["Code"]["S3Key"]]
+        local = [layers[ref["Ref"]] for ref in properties["Layers"] if ref.get("Ref") in layers]
+        (shared,) = local  # the one layer the app builds; the other is Powertools' public one
+        shipped = (code / "handler.py").read_bytes()
+        (source,) = [d for d in sources if (d / "handler.py").read_bytes() == shipped]
+        found[source.name] = PythonFunction(
+            logical_id=logical_id,
+            properties=properties,
+            code=code,
+            layer=assets[shared["Properties"]["Content"]["S3Key"]] / "python",
+            source=source,
+        )
+    return found
+
+
+# The edge front (stacks/front.py) in its test app, until app.py builds it: once where
+# the edge function sits beside the distribution, once where it needs its own stack.
+FRONT_AUTH = EdgeAuth(
+    issuer="https://issuer.example.com/",
+    audience="orders-api",
+    jwks_url="https://issuer.example.com/.well-known/jwks.json",
+    algorithms=("RS256", "RS512"),
+    required_scope="orders/write",
+)
+FRONT_CERTIFICATE = (
+    "arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
+)
+
+
+@pytest.fixture(scope="session")
+def front_us_east_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
+    return SynthesizedFront(tmp_path_factory.mktemp("front-use1"), region="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def front_eu_west_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
+    return SynthesizedFront(
+        tmp_path_factory.mktemp("front-euw1"),
+        region="eu-west-1",
+        auth=FRONT_AUTH,
+        status_cache_seconds=5,
+        domain_names=("api.example.com",),
+        certificate_arn=FRONT_CERTIFICATE,
+    )

@@ -13,7 +13,12 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
 from app import build_app
-from stacks.settings import SQS_MAX_VISIBILITY_TIMEOUT_S, SettingsError, settings_from_mapping
+from stacks.settings import (
+    SQS_MAX_VISIBILITY_TIMEOUT_S,
+    Settings,
+    SettingsError,
+    settings_from_mapping,
+)
 from tests.infra.conftest import ROOT, cdk_context
 
 
@@ -69,14 +74,87 @@ def test_every_problem_reported_at_once() -> None:
     assert len(problems) == 4
     assert any("stage='qa'" in p for p in problems)
     assert any("max_receive_count=2" in p and "5.." in p for p in problems)
+    assert set(problems) == {
+        "stage='qa' is not one of: dev, prod.",
+        "max_receive_count=2 is out of range: use 5..1000.",
+        "log_retention_days=31 is not one of: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
+        "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653.",
+        "batch_size='ten' is not a whole number.",
+    }
+
+
+def test_a_rule_across_settings_is_reported_with_the_other_problems() -> None:
+    problems = _problems(stage="qa", batch_size=50, batching_window_seconds=0)
+    assert len(problems) == 2
+    assert any(p.startswith("batch_size=50 needs batching_window_seconds >= 1") for p in problems)
+
+
+def test_a_missing_key_is_named() -> None:
+    context = cdk_context()
+    del context["region"]
+    with pytest.raises(SettingsError) as caught:
+        settings_from_mapping(context)
+    assert caught.value.problems == ["region is missing: set it in cdk.json context."]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"alb_internet_facing": "yes"}, "alb_internet_facing='yes' is not true or false."),
+        (
+            {"vpc_cidr": "10.0.0.1/16"},
+            "vpc_cidr='10.0.0.1/16' is not an IPv4 CIDR such as 10.0.0.0/16.",
+        ),
+        ({"app_name": " "}, "app_name=' ' is not a non-empty string."),
+        (
+            {"app_name": "my app"},
+            "app_name='my app' must be letters, digits and dashes (it starts every stack name).",
+        ),
+        ({"region": "mars"}, "region='mars' is not an AWS region such as eu-west-1."),
+        (
+            {"alarm_email": "x"},
+            "alarm_email='x' is not an e-mail address (or \"\" to leave it unset).",
+        ),
+        ({"allowed_cidrs": []}, "allowed_cidrs=[] must be a list of CIDRs (JSON list or a,b,c)."),
+        ({"waf_rate_limit": {"n": "{x}"}}, "waf_rate_limit={'n': '{x}'} is not a whole number."),
+    ],
+)
+def test_each_message_quotes_the_key_and_value_and_says_what_to_use(
+    overrides: dict[str, object], expected: str
+) -> None:
+    assert _problems(**overrides) == [expected]
+
+
+def test_each_bad_cidr_entry_is_its_own_problem() -> None:
+    assert _problems(allowed_cidrs="10.0.0.0/8,x,10.0.0.1/8") == [
+        "allowed_cidrs entry 'x' is not an IPv4 CIDR such as 203.0.113.0/24 "
+        "(host bits must be zero).",
+        "allowed_cidrs entry '10.0.0.1/8' is not an IPv4 CIDR such as 203.0.113.0/24 "
+        "(host bits must be zero).",
+    ]
+
+
+def test_keys_that_are_not_settings_are_ignored() -> None:
+    # CDK's feature flags and the CLI's own keys share the context with the settings
+    context = cdk_context(**{"@aws-cdk/core:someFutureFlag": "anything", "cli-telemetry": 42})
+    assert {key for key in context if key.startswith("@aws-cdk/")}
+    assert settings_from_mapping(context) == settings_from_mapping(cdk_context())
+
+
+def test_every_setting_has_its_value_in_cdk_json() -> None:
+    # A new field without a default in cdk.json would fail every synth as "missing"
+    assert set(Settings.model_fields) <= set(cdk_context())
 
 
 def test_synth_fails_with_a_clear_message_not_a_traceback() -> None:
     context = json.dumps(cdk_context(batch_size=50, batching_window_seconds=0))
+    # The virtualenv's Node.js first, as `make` runs it (an older system Node makes jsii
+    # print an end-of-life banner before anything else).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=ROOT,
-        env={**os.environ, "CDK_CONTEXT_JSON": context},
+        env={**os.environ, "PATH": path, "CDK_CONTEXT_JSON": context},
         capture_output=True,
         text=True,
         check=False,

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from orders_core.queue import SQS_CLIENT_CONFIG
-from orders_core.table import DYNAMODB_CLIENT_CONFIG
+from orders_core.ingest.queue import SQS_CLIENT_CONFIG
+from orders_core.process.table import DYNAMODB_CLIENT_CONFIG
 
 
 class Throttler(BaseHTTPRequestHandler):

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
-from orders_core.intake import IntakeService
+from orders_core.ingest.queue import OrdersQueue
+from orders_core.ingest.service import IngestService
 from orders_core.limits import MAX_BODY_BYTES, MAX_ORDERS_PER_REQUEST
 from orders_core.model import AcceptedOrder
-from orders_core.queue import OrdersQueue
 from orders_core.settings import SettingsError
 from orders_core.versioning import ACCEPTED_AT_PATTERN, format_accepted_at
 
@@ -419,7 +419,7 @@ def test_json_nested_beyond_the_parser_is_422(orders_queue: QueueProbe) -> None:
 
 
 def _stubbed_queue(monkeypatch: pytest.MonkeyPatch, client: Any, url: str) -> None:
-    service = IntakeService(OrdersQueue(client, url))
+    service = IngestService(OrdersQueue(client, url))
     monkeypatch.setattr(ingest_handler, "get_service", lambda: service)
 
 

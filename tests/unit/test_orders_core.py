@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from orders_core.ingest.settings import IngestSettings
 from orders_core.jsonutil import InvalidJson, dumps_json, parse_json
 from orders_core.model import (
     SYSTEM_ATTRIBUTES,
@@ -15,8 +16,9 @@ from orders_core.model import (
     Order,
     Stamp,
 )
+from orders_core.process.settings import ProcessSettings
 from orders_core.retry import RetryPolicy
-from orders_core.settings import IngestSettings, ProcessSettings, SettingsError, load_settings
+from orders_core.settings import SettingsError, load_settings
 from orders_core.versioning import (
     ACCEPTED_AT_PATTERN,
     REQUEST_ID_PATTERN,

@@ -9,10 +9,10 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError, ReadTimeoutError
 from orders_core.model import AcceptedOrder, Order, Stamp
+from orders_core.process.service import ProcessService
+from orders_core.process.table import OrdersTable
 from orders_core.retry import RetryPolicy
 from orders_core.settings import SettingsError
-from orders_core.storage import StorageService
-from orders_core.table import OrdersTable
 from orders_core.versioning import format_accepted_at
 
 from lambdas.process import handler as process_handler
@@ -68,7 +68,7 @@ def throttled(code: str = "ProvisionedThroughputExceededException") -> ClientErr
 def use_table_client(
     monkeypatch: pytest.MonkeyPatch, table: TableProbe, client: Any, clock: FakeClock
 ) -> None:
-    service = StorageService(
+    service = ProcessService(
         OrdersTable(
             client, table.name, policy=RetryPolicy(), sleep=clock.sleep, jitter=lambda: 1.0
         ),

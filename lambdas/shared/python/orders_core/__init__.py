@@ -1,5 +1,13 @@
-"""Code shared by the ingest and process functions, shipped as one Lambda layer.
+"""Code shared by every (non-edge) function, shipped as one Lambda layer.
+
+The top-level modules are the small core every function may use: the order model
+(``model``), ``limits``, ``jsonutil``, ``versioning``, ``retry``, the settings base
+(``settings``), ``observability`` (logger, metrics, tracer and every metric name) and
+``http`` (the refusal family and JSON error body of HTTP functions). Each function's own
+logic and data access live in the package named after it: ``orders_core.ingest``,
+``orders_core.process``.
 
 Pure Python: imports only the standard library, boto3/botocore, aws_lambda_powertools
-and pydantic, which the Lambda runtime and the Powertools layer provide.
+and pydantic, which the Lambda runtime and the Powertools layer provide. This file ships
+with the layer (a regular package, not a namespace package).
 """

@@ -1,9 +1,13 @@
 """The one place that creates the Powertools logger, tracer and metrics.
 
-Both handlers import these objects and wrap ``lambda_handler`` with the same decorators.
-Constructing them reads only POWERTOOLS_* variables (Powertools' own behaviour); the
-service name and namespace are applied again from the typed settings at every
-invocation, so an import before the environment is set does no harm.
+Every handler imports these objects and wraps ``lambda_handler`` with the same
+decorators. Constructing them reads only POWERTOOLS_* variables (Powertools' own
+behaviour); the service name and namespace are applied again from the typed settings at
+every invocation, so an import before the environment is set does no harm.
+
+``MetricName`` is the runtime's one list of custom metric names, for every function; the
+dashboard and alarms read them through stacks/contract.py, and tests/test_contract.py
+fails if the names a function's code emits and the ones its dashboard reads differ.
 """
 
 from enum import StrEnum

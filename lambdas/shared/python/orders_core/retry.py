@@ -9,10 +9,10 @@ class RetryPolicy:
 
     ``safety_margin_ms`` is the time a write attempt needs to be worth starting: one
     DynamoDB call at worst (connect + read timeout of the client, see
-    orders_core.table.DYNAMODB_CLIENT_CONFIG) plus time to return the batch response. A
-    record that would start a call with less time left fails instead, so the invocation
-    always reports its partial failures rather than timing out (which would redeliver the
-    whole batch).
+    orders_core.process.table.DYNAMODB_CLIENT_CONFIG) plus time to return the batch
+    response. A record that would start a call with less time left fails instead, so the
+    invocation always reports its partial failures rather than timing out (which would
+    redeliver the whole batch).
     """
 
     base_delay_s: float = 0.05

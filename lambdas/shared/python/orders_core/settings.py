@@ -1,5 +1,7 @@
 """Typed settings from the environment, read once per container.
 
+Each function's package holds its own model (``orders_core.ingest.settings``, ...), built
+on ``CommonSettings``; the field aliases are the variable names the compute stack sets.
 Handlers call ``load_settings`` on their first invocation (through a cached factory), so a
 missing variable fails that invocation loudly, before any order is touched, and importing
 a handler module never reads the environment.
@@ -17,23 +19,13 @@ class SettingsError(RuntimeError):
 
 
 class CommonSettings(BaseModel):
-    """Variables both functions need (names as set by the compute stack)."""
+    """Variables every function needs (names as set by the compute stack)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
 
     service_name: str = Field(alias="POWERTOOLS_SERVICE_NAME", min_length=1)
     metrics_namespace: str = Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
     log_level: str = Field(alias="POWERTOOLS_LOG_LEVEL", default="INFO", min_length=1)
-
-
-class IngestSettings(CommonSettings):
-    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
-
-
-class ProcessSettings(CommonSettings):
-    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
-    # The queue's redrive maxReceiveCount: a record failing on that receive goes to the DLQ.
-    max_receive_count: int = Field(alias="ORDERS_MAX_RECEIVE_COUNT", ge=1)
 
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)

@@ -1,0 +1,9 @@
+"""What ingest reads from its environment (set by the compute stack)."""
+
+from pydantic import Field
+
+from orders_core.settings import CommonSettings
+
+
+class IngestSettings(CommonSettings):
+    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)

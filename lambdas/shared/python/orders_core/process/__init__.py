@@ -1,0 +1,5 @@
+"""The process function's logic (orders-process: SQS -> orders table).
+
+``service`` turns one queue message into one conditional write, ``table`` is the only
+code that calls DynamoDB, ``settings`` is what the function reads from its environment.
+"""

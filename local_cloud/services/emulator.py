@@ -1,0 +1,116 @@
+"""The AWS API emulation: moto's server app in its own process, behind the fault injector.
+
+Its own process keeps moto's global state away from the runner and from anything else that
+uses moto in the same interpreter (unit tests with ``mock_aws`` reset every backend).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
+import sys
+import warnings
+from dataclasses import dataclass
+from types import FrameType
+
+from local_cloud.services.faults import FaultInjector
+from local_cloud.services.moto_patches import apply_moto_patches
+
+READY_TIMEOUT_S = 60.0
+
+
+def _serve(
+    host: str,
+    port: int,
+    fault_rate: float,
+    fault_seed: int | None,
+    conn: multiprocessing.connection.Connection,
+) -> None:  # pragma: no cover - runs in the child process
+    try:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - emulation process only
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
+        # skipped types are reported in the banner instead; crashes still print a traceback
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"moto\..*")
+        apply_moto_patches()
+        app = FaultInjector(DomainDispatcherApplication(create_backend_app), fault_rate, fault_seed)
+        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    conn.send(("ready", server.server_port))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+        sys.exit(0)
+
+
+@dataclass
+class Emulator:
+    """A running emulation process; ``url`` is its endpoint."""
+
+    process: multiprocessing.process.BaseProcess
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+
+
+def start_emulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    fault_rate: float = 0.0,
+    fault_seed: int | None = None,
+) -> Emulator:
+    """Start moto's server (port 0 picks a free port) and wait until it accepts requests."""
+    if not 0.0 <= fault_rate <= 1.0:
+        raise ValueError(f"fault rate must be between 0 and 1, got {fault_rate}")
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_serve,
+        args=(host, port, fault_rate, fault_seed, child),
+        name="local-cloud-aws",
+        daemon=True,
+    )
+    process.start()
+    child.close()
+    if not parent.poll(READY_TIMEOUT_S):
+        process.kill()
+        raise RuntimeError("the AWS emulation did not start in time")
+    try:
+        status, value = parent.recv()
+    except EOFError as exc:
+        process.join(5)
+        raise RuntimeError(f"the AWS emulation exited at start (code {process.exitcode})") from exc
+    if status != "ready":
+        process.join(5)
+        raise RuntimeError(f"the AWS emulation could not start: {value}")
+    return Emulator(process=process, host=host, port=int(value))

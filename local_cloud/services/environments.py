@@ -1,0 +1,384 @@
+"""Lambda execution environments: one long-lived process per warm environment.
+
+Each environment is a `multiprocessing` spawn child that does what the Lambda Python runtime
+does: it sets the function's environment *before* importing anything of the function, puts
+the code directory and each layer's ``python`` directory on ``sys.path`` (and nothing of the
+runner's project), imports the handler module once (the init phase), then takes events over
+a pipe and answers with the JSON-serialized result or the error. Two functions that both
+have a module called ``handler`` or different environment variables can therefore never see
+each other's modules or os.environ. A timed-out environment is killed; the next invoke gets a
+fresh one (a cold start), as on Lambda.
+
+This module is imported by the child: keep its imports to the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INIT_TIMEOUT_S = 30.0  # Lambda allows 10 s; a cold spawn here imports boto3 and friends
+# Lambda's synchronous payload quotas (Invoke API reference): 6 MB in, 6 MB (+100 bytes) out
+MAX_REQUEST_PAYLOAD = 6 * 1024 * 1024
+MAX_RESPONSE_PAYLOAD = 6 * 1024 * 1024 + 100
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything an execution environment needs, read back from the deployed function."""
+
+    name: str
+    arn: str
+    handler: str
+    code_dir: str
+    layer_dirs: tuple[str, ...]
+    environment: dict[str, str]  # the complete environment the process gets
+    timeout_s: float
+    memory_mb: int
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """The outcome of one invoke: a JSON payload, or a Lambda-style error."""
+
+    payload: Any = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def error_summary(self) -> str:
+        if self.error is None:
+            return ""
+        return f"{self.error.get('errorType', 'Error')}: {self.error.get('errorMessage', '')}"
+
+
+def serialize(payload: Any) -> tuple[str, int]:
+    """JSON text of a payload and its size in bytes as sent (UTF-8, nothing escaped that
+    JSON does not require: the size Lambda would count, never more)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return text, len(text.encode("utf-8", "surrogatepass"))
+
+
+def too_large(size: int) -> InvokeResult:
+    """What Lambda answers a synchronous Invoke over its payload quota (HTTP 413)."""
+    return InvokeResult(
+        error={
+            "errorType": "RequestEntityTooLargeException",
+            "errorMessage": f"Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the "
+            f"InvokeFunction operation (was {size})",
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Child side (runs in the spawned process)
+# --------------------------------------------------------------------------------------
+class LambdaContext:
+    """The context object the Python runtime passes to handlers."""
+
+    def __init__(self, spec: FunctionSpec, request_id: str, deadline_ms: float) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = str(spec.memory_mb)  # the runtime passes it as a string
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": "",
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def _response_too_large(size: int) -> dict[str, Any]:
+    return {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed "
+        f"payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
+    }
+
+
+def _runtime_paths() -> list[str]:
+    """The interpreter's own paths (stdlib, the venv's site-packages), never the project's."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return [p for p in sys.path if p and any(p.startswith(x) for x in prefixes)]
+
+
+def _layer_paths(layer_dir: str) -> list[str]:
+    # Lambda extracts layers to /opt; Python runtimes look in /opt/python and site-packages.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [
+        Path(layer_dir) / "python",
+        Path(layer_dir) / "python/lib" / version / "site-packages",
+    ]
+    return [str(c) for c in candidates if c.is_dir()]
+
+
+def _redirect_output(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+
+
+def _load_handler(spec: FunctionSpec) -> Any:
+    module_name, _, function_name = spec.handler.rpartition(".")
+    if not module_name:
+        raise ValueError(f"Bad handler '{spec.handler}': not enough values to unpack")
+    module = importlib.import_module(module_name.replace("/", "."))
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        raise AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler
+
+
+def run_environment(
+    spec: FunctionSpec, conn: multiprocessing.connection.Connection
+) -> None:  # pragma: no cover - runs in the child process
+    """Entry point of the child process."""
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole group: the parent decides
+    if spec.log_path:
+        _redirect_output(spec.log_path)
+    os.environ.clear()
+    os.environ.update(spec.environment)
+    sys.path[:] = (
+        [spec.code_dir]
+        + [p for layer in spec.layer_dirs for p in _layer_paths(layer)]
+        + _runtime_paths()
+    )
+    os.chdir(spec.code_dir)
+    try:
+        handler = _load_handler(spec)
+    except Exception as exc:
+        kind = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else None
+        kind = kind or ("Runtime.HandlerNotFound" if isinstance(exc, AttributeError) else None)
+        print(f"[ERROR] init failed: {exc}", file=sys.stderr, flush=True)
+        conn.send(("init_error", _error(exc, kind)))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        event_json, request_id, deadline_ms, trace_id = message
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        context = LambdaContext(spec, request_id, deadline_ms)
+        print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
+        try:
+            result = handler(json.loads(event_json), context)
+        except Exception as exc:
+            error = {**_error(exc), "requestId": request_id}
+            print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
+            traceback.print_exc()
+            conn.send(("error", error))
+        else:
+            try:
+                answer, size = serialize(result)
+            except (TypeError, ValueError) as exc:
+                conn.send(("error", _error(exc, "Runtime.MarshalError")))
+            else:
+                if size > MAX_RESPONSE_PAYLOAD:
+                    conn.send(("error", _response_too_large(size)))
+                else:
+                    conn.send(("ok", answer))
+        print(f"END RequestId: {request_id}", flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------------------
+class ExecutionEnvironment:
+    """One warm environment of a function (a child process); one invoke at a time."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self.init_error: dict[str, Any] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> bool:
+        """Spawn and run the init phase; False (with init_error set) if init failed."""
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=run_environment,
+            args=(self.spec, child),
+            name=f"lambda:{self.spec.name}",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        if not parent.poll(INIT_TIMEOUT_S):
+            self.init_error = {
+                "errorType": "Runtime.InitTimeout",
+                "errorMessage": f"init did not finish in {INIT_TIMEOUT_S:.0f} s",
+            }
+            self.stop()
+            return False
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            status, value = (
+                "init_error",
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"process exited at init (code {process.exitcode})",
+                },
+            )
+        if status != "ready":
+            self.init_error = value
+            self.stop()
+            return False
+        return True
+
+    def invoke(self, event_json: str, request_id: str, trace_id: str) -> InvokeResult:
+        assert self._conn is not None, "start() first"
+        deadline_ms = time.time() * 1000 + self.spec.timeout_s * 1000
+        self._conn.send((event_json, request_id, deadline_ms, trace_id))
+        if not self._conn.poll(self.spec.timeout_s):
+            self.stop()  # Lambda ends a timed-out environment; the next invoke is cold
+            return InvokeResult(
+                error={
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+                }
+            )
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            self.stop()
+            return InvokeResult(
+                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
+            )
+        if status == "ok":
+            return InvokeResult(payload=json.loads(value))
+        return InvokeResult(error=value)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        process, conn = self._process, self._conn
+        if process is None:
+            return
+        if conn is not None and process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(None)
+            process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout)
+        if conn is not None:
+            conn.close()
+        self._process = self._conn = None
+
+
+@dataclass
+class FunctionPool:
+    """Up to max_environments warm environments of one function, created on demand."""
+
+    spec: FunctionSpec
+    max_environments: int = 4
+    _idle: list[ExecutionEnvironment] = field(default_factory=list)
+    _count: int = 0
+    _closed: bool = False
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def warm(self) -> dict[str, Any] | None:
+        """Start one environment ahead of traffic; the init error, if init fails."""
+        with self._cond:
+            self._count += 1
+        env = ExecutionEnvironment(self.spec)
+        if env.start():
+            self._release(env)
+            return None
+        self._release(env)
+        return env.init_error
+
+    def _acquire(self) -> tuple[ExecutionEnvironment, bool]:
+        with self._cond:
+            while not self._idle and self._count >= self.max_environments and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                raise RuntimeError(f"function {self.spec.name} is shut down")
+            if self._idle:
+                return self._idle.pop(), False
+            self._count += 1
+        return ExecutionEnvironment(self.spec), True
+
+    def _release(self, env: ExecutionEnvironment) -> None:
+        with self._cond:
+            if env.alive and not self._closed:
+                self._idle.append(env)
+            else:
+                self._count -= 1
+                if env.alive:
+                    env.stop()
+            self._cond.notify()
+
+    def invoke(self, event: Any, trace_id: str | None = None) -> InvokeResult:
+        """Invoke synchronously, as the Invoke API with RequestResponse does: a payload over
+        Lambda's quota is refused before any environment sees it."""
+        event_json, size = serialize(event)
+        if size > MAX_REQUEST_PAYLOAD:
+            return too_large(size)
+        request_id = str(uuid.uuid4())
+        trace_id = trace_id or new_trace_id()
+        env, cold = self._acquire()
+        try:
+            if (cold or not env.alive) and not env.start():
+                return InvokeResult(error=env.init_error)
+            return env.invoke(event_json, request_id, trace_id)
+        finally:
+            self._release(env)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for env in idle:
+            env.stop()
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header like the one ALB and Lambda add (Root=1-<time>-<96 bit id>)."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"

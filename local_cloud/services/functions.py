@@ -1,0 +1,124 @@
+"""Reads deployed functions back from the emulation and turns them into FunctionSpecs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_cloud.aws import FAKE_CREDENTIALS, client
+from local_cloud.deploy.deployer import Deployment, layer_code_sha
+from local_cloud.deploy.differences import Difference
+from local_cloud.services.environments import FunctionSpec
+
+# What the Lambda runtime puts in every function's environment (besides the function's own
+# variables), adapted to this machine. Reserved names win over the function's variables.
+_PASSED_THROUGH = ("PATH", "LANG", "LD_LIBRARY_PATH", "SYSTEMROOT", "TMPDIR")
+
+
+@dataclass
+class FunctionCatalog:
+    """Every deployed function, by name and ARN, plus what could not be reproduced."""
+
+    specs: dict[str, FunctionSpec] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+
+    def by_arn(self, arn: str) -> FunctionSpec | None:
+        # ARNs may carry a qualifier (:$LATEST, an alias); the runner only has $LATEST
+        base = ":".join(arn.split(":")[:7])
+        for spec in self.specs.values():
+            if spec.arn == base or spec.name == arn:
+                return spec
+        return None
+
+
+def lambda_environment(
+    config: dict[str, Any], code_dir: Path, region: str, aws_url: str
+) -> dict[str, str]:
+    name = str(config["FunctionName"])
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env.update(config.get("Environment", {}).get("Variables", {}))
+    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{os.getpid():x}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python')}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "LAMBDA_RUNTIME_DIR": sys.prefix,
+            "_HANDLER": str(config.get("Handler", "")),
+            "TZ": ":UTC",
+            # The emulation, with credentials that can never reach a real account.
+            "AWS_ENDPOINT_URL": aws_url,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    return env
+
+
+def load_functions(
+    deployment: Deployment, aws_url: str, log_dir: Path | None = None
+) -> FunctionCatalog:
+    """A FunctionSpec for every deployed function whose code is in the assembly."""
+    lambda_client = client("lambda", aws_url, deployment.region)
+    catalog = FunctionCatalog()
+    runtimes: set[str] = set()
+    public_layers: set[str] = set()
+    for name in deployment.physical_ids("AWS::Lambda::Function"):
+        if name not in deployment.code_dirs:
+            detail = "its code is not an asset directory in the assembly (an image, or S3)"
+            catalog.differences.append(Difference("function", name, detail))
+            continue
+        config = lambda_client.get_function_configuration(FunctionName=name)
+        code_dir = deployment.code_dirs[name]
+        layer_dirs: list[str] = []
+        for layer in config.get("Layers", []):
+            layer_dir = deployment.asset_dirs_by_sha.get(
+                layer_code_sha(lambda_client, layer["Arn"])
+            )
+            if layer_dir is None:
+                public_layers.add(str(layer["Arn"]))
+            else:
+                layer_dirs.append(str(layer_dir))
+        runtimes.add(str(config.get("Runtime", "")))
+        catalog.specs[name] = FunctionSpec(
+            name=name,
+            arn=str(config["FunctionArn"]),
+            handler=str(config["Handler"]),
+            code_dir=str(code_dir),
+            layer_dirs=tuple(layer_dirs),
+            environment=lambda_environment(config, code_dir, deployment.region, aws_url),
+            timeout_s=float(config.get("Timeout", 3)),
+            memory_mb=int(config.get("MemorySize", 128)),
+            log_path=str(log_dir / f"{name}.log") if log_dir else None,
+        )
+    explained = " ".join(d.detail for d in deployment.differences if d.kind == "stand-in")
+    for arn in sorted(public_layers):
+        if arn in explained:
+            continue  # already explained as a stand-in for a public layer
+        detail = "not an asset: its packages come from the runner's own environment"
+        catalog.differences.append(Difference("stand-in", f"layer {arn}", detail))
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for runtime in sorted(r for r in runtimes if r and r != here):
+        catalog.differences.append(
+            Difference(
+                "runtime",
+                f"{runtime} runs as {here}",
+                f"functions declared {runtime} "
+                f"run on the runner's Python ({here}), on this machine's architecture",
+            )
+        )
+    return catalog

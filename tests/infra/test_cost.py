@@ -1,0 +1,98 @@
+"""`make cost`: the inventory read from synthesized templates, the price table, README's block."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cost.__main__ import build, main
+from cost.inventory import load_inventory
+from cost.model import (
+    PRICES_FILE,
+    Assumptions,
+    PriceError,
+    at_rest,
+    load_prices,
+    per_million_orders,
+    variants,
+)
+from cost.report import readme_section
+from tests.infra.conftest import ROOT, Synthesized, resources
+
+
+def outdir(synthesized: Synthesized) -> str:
+    return str(synthesized.app.outdir)
+
+
+def count(synthesized: Synthesized, cfn_type: str) -> int:
+    return sum(len(resources(synthesized.json(part), cfn_type)) for part in synthesized.stacks)
+
+
+def test_inventory_counts_what_the_templates_hold(dev: Synthesized) -> None:
+    inventory = load_inventory(outdir(dev))
+    assert inventory.region == "us-east-1"
+    assert inventory.load_balancers == count(dev, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert inventory.alarms == count(dev, "AWS::CloudWatch::Alarm")
+    assert inventory.kms_keys == count(dev, "AWS::KMS::Key")
+    assert inventory.dashboards == count(dev, "AWS::CloudWatch::Dashboard")
+    assert inventory.nat_gateways == 0
+    # the SQS interface endpoint, in each of the two AZs' private subnets
+    assert inventory.interface_endpoint_azs == 2
+    ingest = inventory.function("ingest")
+    assert ingest is not None
+    assert (ingest.architecture, ingest.traced) == ("arm64", True)
+    mapping = inventory.mapping("process")
+    assert mapping is not None
+    assert mapping.source == "sqs"
+    assert ("Orders-dev", "OrdersStored") in inventory.custom_metrics
+
+
+def test_nat_variant_swaps_endpoints_for_a_gateway_per_az(dev: Synthesized) -> None:
+    configurations = variants(load_inventory(outdir(dev)))
+    nat = configurations["NAT instead of endpoints"]
+    assert (nat.interface_endpoint_azs, nat.nat_gateways) == (0, 2)
+    prices = load_prices("us-east-1")
+    table = at_rest(configurations, prices)
+    by_item = {line.item: line.values for line in table.lines}
+    assert by_item["NAT gateways (hours)"] == (0.0, 0.0, 2 * 0.045 * 730)
+    assert by_item["Application Load Balancer (hours)"][0] == pytest.approx(0.0225 * 730)
+
+
+def test_per_million_lines_follow_the_price_table(dev: Synthesized) -> None:
+    configurations = variants(load_inventory(outdir(dev)))
+    table = per_million_orders(configurations, load_prices("us-east-1"), Assumptions())
+    by_item = {line.item: line.values for line in table.lines}
+    assert by_item["DynamoDB writes (1 KB item)"][0] == pytest.approx(0.625)
+    # SendMessage per order, ReceiveMessage + DeleteMessageBatch per batch of 10
+    assert by_item["SQS requests"][0] == pytest.approx(1.2 * 0.4)
+    # the tutorial's functions trace nothing
+    assert by_item["X-Ray traces (default sampling)"][1] == 0.0
+
+
+def test_every_region_prices_every_item_and_names_its_sources() -> None:
+    table = json.loads(PRICES_FILE.read_text())
+    assert table["as_of"]
+    assert all(url.startswith("https://aws.amazon.com/") for url in table["sources"].values())
+    keys = {region: set(items) for region, items in table["regions"].items()}
+    assert len({frozenset(k) for k in keys.values()}) == 1, keys
+
+
+def test_unknown_region_is_a_clear_error() -> None:
+    with pytest.raises(PriceError, match="no prices for ap-south-2"):
+        load_prices("ap-south-2")
+
+
+def test_bad_assumption_and_missing_assembly_exit_2(tmp_path: Path) -> None:
+    assert main([str(tmp_path), "--set", "orders_per_second=5"]) == 2
+    with pytest.raises(ValueError, match="unknown assumption"):
+        Assumptions().with_overrides(["nope=1"])
+
+
+def test_readme_cost_section_is_generated_not_typed(dev: Synthesized, prod: Synthesized) -> None:
+    """README's block is exactly what `make cost-readme` writes for the two stages."""
+    expected = build([f"dev={outdir(dev)}", f"prod={outdir(prod)}"], Assumptions())
+    assert readme_section(ROOT / "README.md") == expected, (
+        "README.md's cost section is stale: run `make cost-readme`"
+    )
