@@ -39,7 +39,9 @@ def get_service() -> IngestService:
 @app.post(API_PATHS[0])
 @app.post(API_PATHS[1])
 def post_orders() -> Response[Any]:
-    request = read_orders(read_payload(app.current_event))
+    request = read_orders(
+        read_payload(app.current_event), ledger_currency=get_settings().ledger_currency
+    )
     results = get_service().accept(
         request, accepted_at=app.context["accepted_at"], request_id=app.context["request_id"]
     )
