@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.common import DropRedundantRoleDependencies, ExplainCdkProviderFunctions
 from stacks.compute_stack import ComputeStack
+from stacks.constructs.functions import LayerLimitError
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineIdentityStack, pipeline_stack_name
@@ -54,7 +55,7 @@ def main() -> None:
     app = App()
     try:
         build_app(app)
-    except SettingsError as error:
+    except (SettingsError, LayerLimitError) as error:
         sys.exit(f"error: {error}")
     app.synth()
 
