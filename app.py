@@ -12,6 +12,7 @@ from stacks.common import DropRedundantRoleDependencies, ExplainCdkProviderFunct
 from stacks.compute_stack import ComputeStack
 from stacks.constructs.functions import LayerLimitError
 from stacks.data_stack import DataStack
+from stacks.ledger import LedgerResources
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineIdentityStack, pipeline_stack_name
 from stacks.queue_stack import QueueStack
@@ -32,6 +33,7 @@ def build_app(app: App) -> App:
         table=data.table,
         queue=queue.queue,
         dead_letter_queue=queue.dead_letter_queue,
+        ledger=LedgerResources.of(data, queue),
     )
     if settings.github_repository:  # optional: the CI/CD identity, one stack per account
         PipelineIdentityStack(app, pipeline_stack_name(settings), settings=settings)
