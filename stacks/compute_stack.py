@@ -13,7 +13,8 @@ from stacks.constructs.capability import CapabilityStack
 from stacks.constructs.functions import PythonFunctions
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.process import Processing
-from stacks.contract import API_PATH, INGEST, PROCESS
+from stacks.constructs.status import Status
+from stacks.contract import API_PATH, INGEST, PROCESS, STATUS
 from stacks.monitoring import Monitoring
 from stacks.network_stack import NetworkStack
 from stacks.settings import Settings
@@ -44,15 +45,21 @@ class ComputeStack(CapabilityStack):
             table=table,
             queue=queue,
         )
+        self.status = Status(self, "Status", settings=settings, functions=functions, table=table)
         self.api = ApiLoadBalancer(self, "Api", settings=settings, network=network)
         self.ingest.route(self.api)
+        self.status.route(self.api)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             settings=settings,
             queue=queue,
             dead_letter_queue=dead_letter_queue,
-            functions={INGEST: self.ingest.function, PROCESS: self.processing.function},
+            functions={
+                INGEST: self.ingest.function,
+                PROCESS: self.processing.function,
+                STATUS: self.status.function,
+            },
             load_balancer=self.api.load_balancer,
         )
         CfnOutput(
@@ -60,6 +67,6 @@ class ComputeStack(CapabilityStack):
             "ApiUrl",
             value=f"{self.api.url_scheme}://{self.api.load_balancer.load_balancer_dns_name}"
             f"{API_PATH}",
-            description="POST orders here",
+            description="POST orders here; GET their status below /orders/",
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)

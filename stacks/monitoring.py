@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.common import acknowledge
-from stacks.contract import INGEST, PROCESS, SERVICE_DIMENSION, FunctionContract
+from stacks.contract import INGEST, PROCESS, SERVICE_DIMENSION, STATUS, FunctionContract
 from stacks.settings import Settings
 
 PERIOD = Duration.minutes(1)
@@ -82,7 +82,8 @@ class Monitoring(Construct):
                 elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
             ),
             settings.alb_5xx_alarm_threshold,
-            "the ingest function answered 5xx (e.g. 503 while the queue was unavailable)",
+            "a function behind the load balancer answered 5xx (e.g. ingest's 503 while the "
+            "queue was unavailable, status's while the table was)",
         )
         self.dashboard = self._build_dashboard(queue, dead_letter_queue, functions, load_balancer)
 
@@ -163,17 +164,22 @@ class Monitoring(Construct):
                     metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD),
                     metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
                 ],
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Orders in (ingest)",
                 left=self._custom(INGEST),
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Orders written (process)",
                 left=self._custom(PROCESS),
-                width=8,
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Status reads (status)",
+                left=self._custom(STATUS),
+                width=6,
             ),
         )
         dashboard.add_widgets(

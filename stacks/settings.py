@@ -53,6 +53,8 @@ ESM_MAX_MAX_CONCURRENCY = 1000
 # 3.5 s safety margin for its own DynamoDB retries (orders_core.retry).
 MIN_INGEST_TIMEOUT_S = 10
 MIN_PROCESS_TIMEOUT_S = 10
+# Status reads make at most 2 attempts of up to 1 s connect + 2 s read (~6 s) before a 503.
+MIN_STATUS_TIMEOUT_S = 10
 # AWS guidance: maxReceiveCount of at least 5 so a throttled consumer does not
 # send healthy messages to the DLQ.
 MIN_MAX_RECEIVE_COUNT = 5
@@ -248,6 +250,8 @@ class Settings(BaseModel):
     ingest_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
     process_timeout_seconds: Annotated[int, whole(MIN_PROCESS_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S)]
     process_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
+    status_timeout_seconds: Annotated[int, whole(MIN_STATUS_TIMEOUT_S, 60)]
+    status_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
     max_concurrency: Annotated[int, whole(ESM_MIN_MAX_CONCURRENCY, ESM_MAX_MAX_CONCURRENCY)]
     max_receive_count: Annotated[int, whole(MIN_MAX_RECEIVE_COUNT, 1000)]
     log_retention_days: Annotated[int, one_of(tuple(LOG_RETENTION))]

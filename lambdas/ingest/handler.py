@@ -39,7 +39,10 @@ def get_service() -> IngestService:
 @app.post(API_PATHS[0])
 @app.post(API_PATHS[1])
 def post_orders() -> Response[Any]:
-    request = read_orders(read_payload(app.current_event))
+    event = app.current_event
+    if event.http_method != "POST":  # the resolver matches methods case-blind; HTTP does not
+        raise no_route(event.path, event.http_method)
+    request = read_orders(read_payload(event))
     results = get_service().accept(
         request, accepted_at=app.context["accepted_at"], request_id=app.context["request_id"]
     )

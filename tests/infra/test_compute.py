@@ -8,14 +8,14 @@ from tests.infra.conftest import Synthesized, only, resources
 
 
 def _functions(dev: Synthesized) -> dict[str, dict[str, Any]]:
-    """The two app functions by name (ingest/process), not CDK's own provider functions."""
+    """The app's functions by name (ingest/process/status), not CDK's own provider functions."""
     found = {}
     for function in resources(dev.json("Compute"), "AWS::Lambda::Function").values():
         if function["Properties"].get("Handler") != "handler.lambda_handler":
             continue
         name = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         found[name.removeprefix("orders-")] = function["Properties"]
-    assert set(found) == {"ingest", "process"}
+    assert set(found) == {"ingest", "process", "status"}
     return found
 
 
@@ -50,19 +50,24 @@ def test_runtime_architecture_handler_and_sizes(dev: Synthesized) -> None:
         assert "LogGroup" in function["LoggingConfig"]
     assert functions["ingest"]["Timeout"] == 10
     assert functions["process"]["Timeout"] == 30
+    assert functions["status"]["Timeout"] == 10
     assert functions["ingest"]["MemorySize"] == 512
+    assert functions["status"]["MemorySize"] == 512
 
 
 def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> None:
     functions = _functions(dev)
     ingest_env = functions["ingest"]["Environment"]["Variables"]
     process_env = functions["process"]["Environment"]["Variables"]
+    status_env = functions["status"]["Environment"]["Variables"]
     assert "Fn::ImportValue" in ingest_env["ORDERS_QUEUE_URL"]
     assert "ORDERS_TABLE_NAME" not in ingest_env
     assert "Fn::ImportValue" in process_env["ORDERS_TABLE_NAME"]
     assert "ORDERS_QUEUE_URL" not in process_env
     assert process_env["ORDERS_MAX_RECEIVE_COUNT"] == "5"  # the queue's redrive setting
-    for env in (ingest_env, process_env):
+    assert status_env["ORDERS_TABLE_NAME"] == process_env["ORDERS_TABLE_NAME"]
+    assert "ORDERS_QUEUE_URL" not in status_env
+    for env in (ingest_env, process_env, status_env):
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Orders-dev"
 
@@ -83,6 +88,8 @@ def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized
             "sqs:DeleteMessage": "Queue",
             "sqs:GetQueueAttributes": "Queue",
         },
+        # read-only, and only the two reads it makes (no Scan, no BatchGetItem)
+        "status": {"dynamodb:GetItem": "Data", "dynamodb:Query": "Data"},
     }
     no_resource_level = {
         "ec2:CreateNetworkInterface",
@@ -117,10 +124,17 @@ def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized
         }
 
 
-def test_log_groups_have_retention(dev: Synthesized) -> None:
-    groups = resources(dev.json("Compute"), "AWS::Logs::LogGroup").values()
-    assert len(groups) == 2
-    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
+def test_each_function_logs_to_its_own_group_with_retention(dev: Synthesized) -> None:
+    template = dev.json("Compute")
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
+    used = [f["LoggingConfig"]["LogGroup"]["Ref"] for f in _functions(dev).values()]
+    assert sorted(used) == sorted(groups)
+    for function in _functions(dev).values():  # and may write to that group only
+        group = function["LoggingConfig"]["LogGroup"]["Ref"]
+        (logs,) = [s for s in _role_statements(dev, function) if _actions(s)[0].startswith("logs:")]
+        assert logs["Resource"] == {"Fn::GetAtt": [group, "Arn"]}
 
 
 def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> None:
@@ -132,7 +146,26 @@ def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> No
     assert "Orders-dev-Queue:" in mapping["EventSourceArn"]["Fn::ImportValue"]
 
 
-def test_listener_rule_forwards_the_api_paths_and_defaults_to_json_404(dev: Synthesized) -> None:
+def _rules(dev: Synthesized) -> dict[str, dict[str, Any]]:
+    """Listener rules by the service of the function they forward to."""
+    template = dev.json("Compute")
+    functions = {
+        logical_id: f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if "Environment" in f["Properties"]
+    }
+    found = {}
+    for rule in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        (action,) = rule["Properties"]["Actions"]
+        assert action["Type"] == "forward"
+        group = template["Resources"][action["TargetGroupArn"]["Ref"]]["Properties"]
+        assert group["TargetType"] == "lambda"
+        (target,) = group["Targets"]
+        found[functions[target["Id"]["Fn::GetAtt"][0]]] = rule["Properties"]
+    return found
+
+
+def test_listener_rules_route_the_api_and_default_to_json_404(dev: Synthesized) -> None:
     template = dev.json("Compute")
     listener = only(template, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
     assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
@@ -140,13 +173,18 @@ def test_listener_rule_forwards_the_api_paths_and_defaults_to_json_404(dev: Synt
     assert default["Type"] == "fixed-response"
     assert default["FixedResponseConfig"]["StatusCode"] == "404"
     assert default["FixedResponseConfig"]["ContentType"] == "application/json"
-    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
-    assert rule["Conditions"] == [
+    rules = _rules(dev)
+    assert set(rules) == {"orders-ingest", "orders-status"}
+    assert rules["orders-ingest"]["Conditions"] == [
         {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/lambda/api", "/lambda/api/*"]}}
     ]
-    assert rule["Actions"][0]["Type"] == "forward"
-    group = only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
-    assert group["TargetType"] == "lambda"
+    # status reads only: GET/HEAD below /orders/, tried before ingest's catch-all; other
+    # methods there reach ingest, which answers 405 as the edge does
+    assert rules["orders-status"]["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/lambda/api/orders/*"]}},
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET", "HEAD"]}},
+    ]
+    assert rules["orders-status"]["Priority"] < rules["orders-ingest"]["Priority"]
 
 
 def test_load_balancer_placement_and_hardening(
@@ -166,10 +204,20 @@ def test_load_balancer_placement_and_hardening(
     assert alb["Scheme"] == "internal"
 
 
-def test_alb_may_invoke_ingest_only(dev: Synthesized) -> None:
-    permission = only(dev.json("Compute"), "AWS::Lambda::Permission")["Properties"]
-    assert permission["Principal"] == "elasticloadbalancing.amazonaws.com"
-    assert permission["Action"] == "lambda:InvokeFunction"
+def test_alb_may_invoke_the_http_functions_only(dev: Synthesized) -> None:
+    template = dev.json("Compute")
+    by_service = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: logical_id
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if "Environment" in f["Properties"]
+    }
+    invoked = set()
+    for permission in resources(template, "AWS::Lambda::Permission").values():
+        properties = permission["Properties"]
+        assert properties["Principal"] == "elasticloadbalancing.amazonaws.com"
+        assert properties["Action"] == "lambda:InvokeFunction"
+        invoked.add(properties["FunctionName"]["Fn::GetAtt"][0])
+    assert invoked == {by_service["orders-ingest"], by_service["orders-status"]}
 
 
 def test_stage_names_every_stack(prod: Synthesized) -> None:

@@ -46,12 +46,13 @@ def test_with_a_certificate_https_carries_the_rule_and_http_redirects(
         "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
     }
     template = hardened.json("Compute")
-    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
+    rules = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
     (https_id,) = (
         k for k, v in resources(template, "AWS::ElasticLoadBalancingV2::Listener").items()
         if v["Properties"]["Port"] == 443
     )  # fmt: skip
-    assert rule["ListenerArn"] == {"Ref": https_id}
+    assert len(rules) == 2  # ingest and status, both on HTTPS
+    assert all(rule["Properties"]["ListenerArn"] == {"Ref": https_id} for rule in rules)
     api_url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
     assert api_url[0] == "https://"
 
@@ -143,7 +144,7 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(dev: Synthesized) -> Non
     template = dev.json("Compute")
     (topic_id,) = resources(template, "AWS::SNS::Topic")
     alarms = _alarms(dev)
-    assert len(alarms) == 8  # DLQ, queue age, 2 x (errors, throttles), ALB 5xx, target 5xx
+    assert len(alarms) == 10  # DLQ, queue age, 3 x (errors, throttles), ALB 5xx, target 5xx
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["OKActions"] == [{"Ref": topic_id}]
@@ -162,8 +163,8 @@ def test_alarm_thresholds_come_from_settings(dev: Synthesized, hardened: Synthes
     defaults = by_metric(dev)
     assert defaults[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [1]
     assert defaults[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [300]
-    assert defaults[("AWS/Lambda", "Errors")] == [1, 1]
-    assert defaults[("AWS/Lambda", "Throttles")] == [1, 1]
+    assert defaults[("AWS/Lambda", "Errors")] == [1, 1, 1]  # ingest, process, status
+    assert defaults[("AWS/Lambda", "Throttles")] == [1, 1, 1]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count")] == [5]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")] == [5]
     assert by_metric(hardened)[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [600]

@@ -13,6 +13,7 @@ from orders_core.observability import logger
 
 from lambdas.ingest import handler as ingest_handler
 from lambdas.process import handler as process_handler
+from lambdas.status import handler as status_handler
 
 REGION = "us-east-1"
 TABLE_NAME = "orders-test"
@@ -25,6 +26,8 @@ def _clear_handler_caches() -> None:
         ingest_handler.get_service,
         process_handler.get_settings,
         process_handler.get_service,
+        status_handler.get_settings,
+        status_handler.get_service,
     ):
         cached.cache_clear()
 

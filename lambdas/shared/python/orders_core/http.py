@@ -109,6 +109,16 @@ class QueueUnavailable(RequestRejected):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+class TableUnavailable(RequestRejected):
+    """503: the table could not be read; the client may simply ask again."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    default_code = "table_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def json_response(
     status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response[Any]:

@@ -315,3 +315,9 @@ def summarize(exc: ValidationError) -> str:
         f"{'.'.join(str(part) for part in detail['loc']) or '<order>'}: {detail['msg']}"
         for detail in error_details(exc)
     )
+
+
+def check_key_text(text: str, field: str) -> str:
+    """A key attribute (``order_id``, ``item``) by the order model's rules, for text that
+    arrives elsewhere than in an order (the status path); raises PydanticCustomError."""
+    return _key_text(text, field)

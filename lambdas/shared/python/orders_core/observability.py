@@ -32,6 +32,8 @@ class MetricName(StrEnum):
     RECORDS_FAILED = "RecordsFailed"  # dimension "reason"
     WRITE_RETRIES = "WriteRetries"
     DEAD_LETTERED = "OrdersDeadLettered"  # failed on the last receive: the DLQ takes it
+    # status
+    STATUS_READS = "StatusReads"  # reads answered 200 (pending, stored or the items)
 
 
 def configure(settings: CommonSettings) -> None:

@@ -21,6 +21,7 @@ from orders_core.ingest.settings import IngestSettings
 from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES
 from orders_core.model import AcceptedOrder, Order, Stamp, error_details
 from orders_core.observability import MetricName, count, logger
+from orders_core.paths import status_location
 from orders_core.versioning import is_valid_request_id
 
 
@@ -33,6 +34,7 @@ class OrderResult(BaseModel):
     item: str | None = None
     message_id: str | None = None
     version: str | None = None
+    location: str | None = None  # the status URL of an accepted order
     reason: str | None = None
     errors: list[dict[str, Any]] | None = None
 
@@ -175,6 +177,9 @@ class IngestService:
                     item=order.order.item,
                     message_id=outcome.message_id,
                     version=order.stamp.version,
+                    location=status_location(
+                        order.order.order_id, order.order.item, order.stamp.version
+                    ),
                 )
             )
         queued = sum(1 for outcome in outcomes if outcome.queued)
