@@ -7,13 +7,11 @@ with LocalCloud("cdk.out", http_port=0, aws_port=0) as cloud:
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -21,16 +19,22 @@ from typing import Any
 
 import boto3
 
-from local_cloud.alb import Listener, choose_listener, load_listeners
-from local_cloud.assembly import Assembly, load_assembly
 from local_cloud.aws import client, session
-from local_cloud.deployer import Deployer, Deployment
-from local_cloud.emulator import Emulator, start_emulator
-from local_cloud.esm import DEFAULT_MAX_POLLERS, MappingRunner, SqsMapping, load_mappings
-from local_cloud.faults import CONTROL_PATH
-from local_cloud.frontdoor import FrontDoor
-from local_cloud.functions import FunctionCatalog, load_functions
-from local_cloud.worker import FunctionPool, InvokeResult
+from local_cloud.deploy.assembly import Assembly, load_assembly
+from local_cloud.deploy.deployer import Deployer, Deployment
+from local_cloud.deploy.differences import Difference
+from local_cloud.services.alb import Listener, choose_listener, load_listeners
+from local_cloud.services.emulator import Emulator, start_emulator
+from local_cloud.services.environments import FunctionPool, InvokeResult
+from local_cloud.services.faults import request_faults
+from local_cloud.services.frontdoor import FrontDoor
+from local_cloud.services.functions import FunctionCatalog, load_functions
+from local_cloud.services.pollers import (
+    DEFAULT_MAX_POLLERS,
+    MappingRunner,
+    SqsMapping,
+    load_mappings,
+)
 
 log = logging.getLogger("local_cloud")
 
@@ -122,9 +126,7 @@ class LocalCloud:
                 self.warm_errors[name] = f"{error.get('errorType')}: {error.get('errorMessage')}"
         self.listener = choose_listener(load_listeners(self.aws_url, self.deployment.region))
         if self.listener is not None:
-            self._front_door = FrontDoor(
-                self.listener, self._invoke_for_alb, self.host, self.http_port
-            )
+            self._front_door = FrontDoor(self.listener, self.invoke, self.host, self.http_port)
             self._front_door.start()
         self.mappings = load_mappings(self.aws_url, self.deployment.region)
         for mapping in self.mappings:
@@ -159,14 +161,14 @@ class LocalCloud:
         Returns the emulation's fault state after the change (also ``injected``, the
         number of write calls failed so far).
         """
-        return faults_request(self.aws_url, change)
+        return request_faults(self.aws_url, change)
 
-    def invoke(self, function_arn: str, event: dict[str, Any]) -> InvokeResult:
+    def invoke(
+        self, function_arn: str, event: dict[str, Any], trace_id: str | None = None
+    ) -> InvokeResult:
         """Invoke a deployed function synchronously in one of its environments."""
-        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
-        if pool is None:
-            spec = self.functions.by_arn(function_arn)
-            pool = self._pools.get(spec.arn) if spec else None
+        spec = self.functions.by_arn(function_arn)
+        pool = self._pools.get(spec.arn) if spec else None
         if pool is None:
             return InvokeResult(
                 error={
@@ -174,16 +176,7 @@ class LocalCloud:
                     "errorMessage": f"no runnable function {function_arn}",
                 }
             )
-        return pool.invoke(event)
-
-    def _invoke_for_alb(
-        self, function_arn: str, event: dict[str, Any], trace_id: str
-    ) -> tuple[Any, str | None]:
-        pool = self._pools.get(":".join(function_arn.split(":")[:7]))
-        if pool is None:
-            return None, f"no runnable function {function_arn}"
-        result = pool.invoke(event, trace_id)
-        return result.payload, (None if result.ok else result.error_summary)
+        return pool.invoke(event, trace_id)
 
     # -- what tests and the CLI use -----------------------------------------------------
     def pause_mappings(self) -> None:
@@ -229,21 +222,13 @@ class LocalCloud:
         """A boto3 client pointed at the emulation."""
         return client(service, self.aws_url, self.region)
 
+    @property
+    def differences(self) -> list[Difference]:
+        """Everything left out, stood in or worked around (the banner's summary, `status`)."""
+        assert self.deployment is not None, "start() first"
+        return [*self.deployment.differences, *self.functions.differences]
+
     def resources(self, resource_type: str) -> list[str]:
         """Physical ids of every deployed resource of a CloudFormation type."""
         assert self.deployment is not None, "start() first"
         return self.deployment.physical_ids(resource_type)
-
-
-def faults_request(aws_url: str, change: dict[str, Any] | None = None) -> dict[str, Any]:
-    """GET (no change) or POST the fault state of an emulation at `aws_url`."""
-    data = json.dumps(change).encode() if change is not None else None
-    request = urllib.request.Request(  # noqa: S310 - the caller's own local emulation
-        aws_url + CONTROL_PATH,
-        data=data,
-        method="POST" if data is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        state: dict[str, Any] = json.loads(response.read())
-    return state

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from local_cloud.cloud import LocalCloud
+from local_cloud.operations import orders, queues
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,14 +79,7 @@ def post(cloud: LocalCloud, path: str, body: Any, content_type: str = "applicati
 
 
 def table_items(cloud: LocalCloud) -> list[dict[str, Any]]:
-    deserializer = TypeDeserializer()
-    dynamodb = cloud.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=cloud.outputs["OrdersTableName"], ConsistentRead=True
-    ):
-        items += [{k: deserializer.deserialize(v) for k, v in i.items()} for i in page["Items"]]
-    return items
+    return orders.table_items(cloud.client("dynamodb"), cloud.outputs["OrdersTableName"])
 
 
 def stored_keys(cloud: LocalCloud) -> set[tuple[str, str]]:
@@ -94,10 +87,4 @@ def stored_keys(cloud: LocalCloud) -> set[tuple[str, str]]:
 
 
 def queue_depth(cloud: LocalCloud, queue_url: str) -> int:
-    attributes = cloud.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    return queues.queue_depth(cloud.client("sqs"), queue_url)

@@ -24,8 +24,9 @@ import pytest
 from orders_core.retry import RetryPolicy
 from orders_core.versioning import format_accepted_at, make_version
 
-from local_cloud.cli import main as cli
 from local_cloud.cloud import LocalCloud
+from local_cloud.operations.dlq import dead_letters, redrive
+from local_cloud.operations.queues import peek_messages
 from tests.e2e.conftest import boot, post, queue_depth, table_items
 from tests.polling import wait_for
 
@@ -100,17 +101,8 @@ def process_counts(cloud: LocalCloud) -> dict[str, int]:
 
 
 def dlq_bodies(cloud: LocalCloud) -> list[str]:
-    sqs = cloud.client("sqs")
     dlq = cloud.outputs["OrdersDeadLetterQueueUrl"]
-    bodies: dict[str, str] = {}
-    for _ in range(10):  # a receive returns some of the messages: repeat until none is new
-        batch = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-            "Messages", []
-        )
-        if all(message["MessageId"] in bodies for message in batch):
-            break
-        bodies.update((message["MessageId"], message["Body"]) for message in batch)
-    return sorted(bodies.values())
+    return sorted(message["Body"] for message in peek_messages(cloud.client("sqs"), dlq))
 
 
 def dlq_holds(cloud: LocalCloud, expected: list[str]) -> bool:
@@ -236,19 +228,19 @@ def test_poison_messages_and_only_they_reach_the_dlq_and_redrive_after_the_fix(f
     wait_for(lambda: dlq_holds(faulty, poison), timeout=300, interval=2.0)
     wait_for(lambda: load.all_at_last_version(faulty), timeout=120, interval=2.0)
     assert drained(faulty)
-    port = faulty.aws_url.rsplit(":", 1)[1]
-    logs = str(faulty.log_dir)
-    assert cli(["dlq", "--aws-port", port, "--region", faulty.region, "--log-dir", logs]) == 0
-    listing = capsys.readouterr().out
-    assert all(json.dumps(body)[1:-1] in listing for body in GARBAGE)
+    listing = dead_letters(sqs, faulty.log_dir)
+    assert all(body in [letter.body for letter in listing] for body in GARBAGE)
     # each with the reason the process function logged for it
-    assert listing.count("message can never be stored") == len(GARBAGE)
-    assert listing.count("order not stored, the queue will redeliver it") == len(blocked)
+    reasons = [letter.reason for letter in listing]
+    assert sum("message can never be stored" in r for r in reasons) == len(GARBAGE)
+    assert sum("order not stored, the queue will redeliver it" in r for r in reasons) == len(
+        blocked
+    )
 
     # When the cause is fixed and the DLQ is redriven
     faulty.set_faults(match=None)
-    assert cli(["redrive", "--aws-port", port, "--region", faulty.region]) == 0
-    assert f"moved {len(poison)} messages back" in capsys.readouterr().out
+    moved = {r.dlq_url.rsplit("/", 1)[-1]: r.moved for r in redrive(sqs)}
+    assert moved[faulty.outputs["OrdersDeadLetterQueueUrl"].rsplit("/", 1)[-1]] == len(poison)
 
     # Then the fixable orders are stored and only the garbage returns to the DLQ
     def blocked_stored() -> bool:

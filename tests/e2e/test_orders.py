@@ -12,13 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from local_cloud.cli import main as cli
+from local_cloud.operations.dlq import dead_letters, redrive
+from local_cloud.operations.queues import peek_messages
 from tests.e2e.conftest import post, queue_depth, stored_keys, table_items
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 API = "/lambda/api"
+
+
+def name(queue_url: str) -> str:
+    return queue_url.rsplit("/", 1)[-1]
 
 
 def order(**fields):
@@ -101,7 +106,22 @@ def test_malformed_input_gets_a_4xx_and_never_reaches_the_queue(cloud, body, sta
         cloud.resume_mappings()
 
 
-def test_a_poison_message_ends_in_the_dlq_while_its_batch_mates_are_stored(cloud, capsys):
+def test_a_body_that_is_not_utf8_gets_a_json_400_and_is_never_queued(cloud):
+    # The front door passes the client's exact bytes (base64-encoded, as ALB does), so the
+    # handler sees them and refuses them, rather than an order of two U+FFFD characters.
+    queue = cloud.outputs["OrdersQueueUrl"]
+    cloud.pause_mappings()  # so anything that reached the queue would still be there
+    try:
+        status, headers, body = post(cloud, API, b'{"order_id": "\xff\xfe", "item": "x"}')
+        assert status == 400
+        assert headers["Content-Type"].startswith("application/json")
+        assert body["error"]["code"] == "invalid_utf8"
+        assert queue_depth(cloud, queue) == 0
+    finally:
+        cloud.resume_mappings()
+
+
+def test_a_poison_message_ends_in_the_dlq_while_its_batch_mates_are_stored(cloud):
     sqs = cloud.client("sqs")
     queue, dlq = cloud.outputs["OrdersQueueUrl"], cloud.outputs["OrdersDeadLetterQueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
@@ -120,21 +140,15 @@ def test_a_poison_message_ends_in_the_dlq_while_its_batch_mates_are_stored(cloud
         cloud.resume_mappings()
 
     try:
-        dead = wait_for(
-            lambda: sqs.receive_message(
-                QueueUrl=dlq, AttributeNames=["All"], VisibilityTimeout=0
-            ).get("Messages"),
-            timeout=max_receives * 6 + 20,
-        )
+        dead = wait_for(lambda: peek_messages(sqs, dlq), timeout=max_receives * 6 + 20)
         assert dead[0]["Body"] == "this is not an order"
         assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= max_receives
         assert {(m["order_id"], m["item"]) for m in mates} <= stored_keys(cloud)
 
-        port = cloud.aws_url.rsplit(":", 1)[1]
-        assert cli(["dlq", "--aws-port", port, "--region", cloud.region]) == 0
-        assert "this is not an order" in capsys.readouterr().out
-        assert cli(["redrive", "--aws-port", port, "--region", cloud.region]) == 0
-        assert "moved 1 messages back" in capsys.readouterr().out
+        listed = dead_letters(sqs, cloud.log_dir)
+        assert "this is not an order" in [letter.body for letter in listed]
+        moved = {name(r.dlq_url): r.moved for r in redrive(sqs)}
+        assert moved[name(dlq)] == 1
         # back on the source queue, it fails again and returns to the DLQ
         wait_for(lambda: queue_depth(cloud, dlq) == 1, timeout=max_receives * 6 + 20)
     finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import gzip
+from dataclasses import replace
 
 import pytest
 
-from local_cloud.alb import (
+from local_cloud.services.alb import (
     MAX_LAMBDA_REQUEST_BODY,
     BadLambdaResponse,
     Listener,
@@ -17,6 +19,7 @@ from local_cloud.alb import (
     match_rule,
     response_from_lambda,
 )
+from local_cloud.services.environments import MAX_REQUEST_PAYLOAD, InvokeResult, too_large
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1"
 FN = "arn:aws:lambda:us-east-1:123456789012:function:api"
@@ -148,13 +151,15 @@ def test_forward_converts_the_lambda_answer():
     def invoke(function_arn, event, trace_id):
         assert function_arn == FN
         assert trace_id == TRACE
-        return {
-            "statusCode": 201,
-            "statusDescription": "201 Created",
-            "headers": {"Content-Type": "application/octet-stream"},
-            "body": base64.b64encode(b"\x01\x02").decode(),
-            "isBase64Encoded": True,
-        }, None
+        return InvokeResult(
+            payload={
+                "statusCode": 201,
+                "statusDescription": "201 Created",
+                "headers": {"Content-Type": "application/octet-stream"},
+                "body": base64.b64encode(b"\x01\x02").decode(),
+                "isBase64Encoded": True,
+            }
+        )
 
     response, handled_by = handle(LISTENER, request(b"{}", "application/json"), invoke, TRACE)
     assert (response.status, response.body, response.reason) == (201, b"\x01\x02", "Created")
@@ -163,7 +168,9 @@ def test_forward_converts_the_lambda_answer():
 
 
 def test_function_error_is_a_502():
-    response, _ = handle(LISTENER, request(), lambda *a: (None, "RuntimeError: boom"), TRACE)
+    response, _ = handle(
+        LISTENER, request(), lambda *a: InvokeResult(error={"errorType": "RuntimeError"}), TRACE
+    )
     assert response.status == 502
 
 
@@ -198,3 +205,62 @@ def test_multi_value_response_headers():
         {"statusCode": 200, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": ""}
     )
     assert response.headers == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+
+
+def test_a_text_body_that_is_not_utf8_is_base64_encoded_never_altered():
+    raw = b'{"order_id": "\xff\xfe", "item": "x"}'
+    event = build_event(request(raw, "application/json"), TG, False, TRACE)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+
+
+def test_a_content_encoding_makes_the_body_base64_encoded():
+    compressed = gzip.compress(b'{"a": 1}')
+    sent = Request(
+        "POST", "/api", "", [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+        compressed,
+    )  # fmt: skip
+    event = build_event(sent, TG, False, TRACE)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == compressed
+
+
+def test_header_values_reach_the_function_as_the_utf8_the_client_sent():
+    # HTTP servers read header bytes one character each (latin-1): "é" arrives as 2 chars
+    sent = Request("GET", "/api", "", [("X-Name", "caf\u00c3\u00a9")], b"")
+    assert build_event(sent, TG, False, TRACE)["headers"]["x-name"] == "caf\u00e9"
+
+
+def test_a_header_that_is_not_utf8_is_a_502_without_an_invoke():
+    def invoke(*_args):
+        raise AssertionError("must not invoke")
+
+    sent = Request("GET", "/api", "", [("X-Name", "\u00ff")], b"")
+    response, handled_by = handle(LISTENER, sent, invoke, TRACE)
+    assert response.status == 502
+    assert "LambdaBadRequest" in handled_by
+
+
+@pytest.mark.parametrize("drop", [True, False])
+def test_invalid_header_names_are_dropped_only_when_the_load_balancer_says_so(drop):
+    seen = {}
+
+    def invoke(_arn, event, _trace):
+        seen.update(event["headers"])
+        return InvokeResult(payload={"statusCode": 204})
+
+    listener = replace(LISTENER, drop_invalid_header_fields=drop)
+    headers = [("X_Under", "1"), ("X-Fine", "2"), ("x.dot", "3")]
+    handle(listener, Request("POST", "/api", "", headers, b""), invoke, TRACE)
+
+    assert seen["x-fine"] == "2"
+    assert ("x_under" in seen, "x.dot" in seen) == (not drop, not drop)
+
+
+def test_a_lambda_invoke_refused_as_too_large_is_a_502():
+    refused = too_large(MAX_REQUEST_PAYLOAD + 1)
+    response, handled_by = handle(
+        LISTENER, request(b"{}", "application/json"), lambda *a: refused, TRACE
+    )
+    assert response.status == 502
+    assert "RequestEntityTooLargeException" in handled_by

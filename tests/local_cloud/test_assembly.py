@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local_cloud.assembly import DEFAULT_REGION, load_assembly
+from local_cloud.deploy.assembly import DEFAULT_REGION, load_assembly
 
 
 def test_stacks_come_in_dependency_order(sample_assembly):
@@ -28,3 +28,10 @@ def test_every_code_asset_is_found_with_its_object_key(sample_assembly):
     assert any((a.source / "python" / "sample_shared").is_dir() for a in zips)
     for asset in zips:
         assert assembly.asset_for_key(asset.object_key) == asset
+
+
+def test_docker_image_assets_are_collected_to_be_reported(sample_assembly):
+    (image,) = load_assembly(sample_assembly).docker_image_assets
+
+    assert image.source.startswith("asset.")
+    assert (sample_assembly / image.source / "Dockerfile").is_file()

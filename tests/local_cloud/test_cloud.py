@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_cloud.banner import render
 from local_cloud.cli import main
+from local_cloud.operations.banner import render
+from local_cloud.operations.dlq import redrive
+from local_cloud.operations.queues import peek_messages, queue_depth
+from local_cloud.operations.state import write_state
+from local_cloud.operations.status import status_report, write_status
 from tests.local_cloud.conftest import wait_for
 
 
@@ -84,6 +90,54 @@ def test_binary_content_types_arrive_base64_encoded(cloud):
     assert base64.b64decode(event["body"]) == b"\x00\x01raw"
 
 
+def test_a_text_body_that_is_not_utf8_reaches_the_handler_as_the_bytes_sent(cloud):
+    raw = b'{"id": "\xff\xfe"}'
+    status, _, body = http(cloud, "/svc/api/echo", raw, "application/json")
+    event = json.loads(body)["event"]
+    assert status == 200
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+
+
+def raw_request(cloud, headers: list[tuple[str, bytes]]) -> tuple[int, bytes]:
+    """GET /svc/api/echo with header bytes exactly as given (urllib would re-encode them)."""
+    connection = HTTPConnection(cloud.http_url.removeprefix("http://"), timeout=30)
+    try:
+        connection.putrequest("GET", "/svc/api/echo")
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_headers_arrive_as_sent_and_invalid_names_are_dropped_as_the_alb_says(cloud):
+    status, body = raw_request(
+        cloud, [("X-Name", "café".encode()), ("X_Under", b"1"), ("X-Fine", b"2")]
+    )
+    headers = json.loads(body)["event"]["headers"]
+    assert status == 200
+    assert headers["x-name"] == "café"
+    assert headers["x-fine"] == "2"
+    assert "x_under" not in headers  # the sample ALB sets drop_invalid_header_fields
+
+
+def test_a_header_that_is_not_utf8_is_a_502(cloud):
+    assert raw_request(cloud, [("X-Name", b"\xff")])[0] == 502
+
+
+def test_an_event_over_lambdas_6_mb_quota_is_a_502_without_an_invoke(cloud, caplog):
+    # 1 MB of control characters is within ALB's 1 MB body limit but 6 MB as JSON
+    body = b"\x01" * (1024 * 1024)
+    with caplog.at_level(logging.INFO, logger="local_cloud"):
+        status, _, _ = http(cloud, "/svc/api/echo", body, "text/plain")
+        # the front door logs the request once it has answered it
+        wait_for(lambda: "RequestEntityTooLargeException" in caplog.text, timeout=10)
+    assert status == 502
+
+
 def test_a_binary_response_is_decoded_back(cloud):
     status, headers, body = http(cloud, "/svc/api/binary", b"{}", "application/json")
     assert status == 200
@@ -135,9 +189,7 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     finally:
         cloud.resume_mappings()
 
-    dead = wait_for(
-        lambda: sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"]).get("Messages")
-    )
+    dead = wait_for(lambda: peek_messages(sqs, dlq))  # looked at, not consumed
     assert json.loads(dead[0]["Body"])["id"] == "bad"
     # maxReceiveCount is 3: received three times, moved on the fourth receive
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3
@@ -145,6 +197,10 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     assert {"mate-a", "mate-b"} <= items.keys()
     assert "bad" not in items
     assert items["mate-a"]["receive_count"]["S"] == "1"  # stored on the first delivery
+    # redrive moves it back to its source queue (where it fails again)
+    (done,) = redrive(sqs)
+    assert (done.source.rsplit("/", 1)[-1], done.moved) == (queue.rsplit("/", 1)[-1], 1)
+    assert queue_depth(sqs, dlq) == 0  # it needs three more receives (6 s) to come back
 
 
 def test_moto_itself_never_consumes_mapped_queues(cloud):
@@ -162,24 +218,63 @@ def test_moto_itself_never_consumes_mapped_queues(cloud):
     wait_for(lambda: "waits" in stored(cloud))
 
 
-def test_banner_says_what_to_run_and_what_is_not_emulated(cloud):
+def test_banner_fits_one_screen_with_what_runs_what_to_try_and_one_line_of_gaps(cloud):
     text = render(cloud, '{"id": 1}')
+    lines = text.splitlines()
 
+    assert len(lines) <= 30
     assert f"curl -X POST {cloud.http_url}/svc/api -H 'Content-Type: application/json'" in text
     table = cloud.outputs["ThingsTableName"]
     assert f"aws --endpoint-url {cloud.aws_url} dynamodb scan --table-name {table}" in text
     assert "python -m local_cloud orders" in text
-    assert "Custom::VpcRestrictDefaultSG" in text
-    assert "AWS::SQS::QueuePolicy" in text
-    assert "/aws/service/powertools" in text
+    assert "python -m local_cloud status" in text
+    # one summary line, by kind with counts; the full list is not in the banner
+    (gaps,) = [line for line in lines if line.startswith("not emulated:")]
+    assert "1 custom resource (+2 serving them)" in gaps
+    assert "1 Docker image asset (cannot build images)" in gaps
+    assert "1 public parameter/layer stood in" in gaps
+    assert "moto gaps worked around" in gaps
+    assert "Custom::VpcRestrictDefaultSG" not in text
 
 
-@pytest.mark.parametrize("command", ["orders", "dlq"])
-def test_cli_commands_talk_to_the_running_cloud(cloud, capsys, command):
-    port = cloud.aws_url.rsplit(":", 1)[1]
-    assert main([command, "--aws-port", port, "--region", cloud.region]) == 0
+def test_status_lists_everything_not_emulated_by_kind(cloud):
+    report = status_report(cloud)
+
+    assert "Custom::VpcRestrictDefaultSG" in report
+    assert "AWS::SQS::QueuePolicy" in report
+    assert "/aws/service/powertools" in report
+    # the sample app's container image is reported, not silently skipped
+    image = "Docker image assets, not built (the local cloud cannot build images) (1):"
+    assert image in report
+    (asset,) = cloud.assembly.docker_image_assets
+    assert f"{asset.asset_id}: built from {asset.source}: not built" in report
+    for spec in cloud.functions.specs.values():
+        assert spec.name in report
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("orders", "ThingsTableName"),
+        ("dlq", "dead-letter queue of"),
+        ("redrive", "WorkDlq"),
+        ("faults", '"rate": 0.0'),
+        ("status", "live:"),
+    ],
+)
+def test_cli_commands_find_the_running_cloud_from_its_state_file(
+    cloud, capsys, tmp_path, command, expected
+):
+    state_file = tmp_path / "state.json"
+    write_state(state_file, cloud.aws_url, cloud.region, cloud.log_dir)
+    write_status(state_file, cloud)
+
+    assert main([command, "--state-file", str(state_file)]) == 0
+
     out = capsys.readouterr().out
-    if command == "orders":
-        assert cloud.outputs["ThingsTableName"] in out
-    else:
-        assert "dead-letter queue of" in out
+    assert cloud.outputs.get(expected, expected) in out
+
+
+def test_status_without_a_running_cloud_says_so(tmp_path, capsys):
+    assert main(["status", "--state-file", str(tmp_path / "state.json")]) == 1
+    assert "no local cloud is running here" in capsys.readouterr().err

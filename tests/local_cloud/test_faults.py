@@ -12,9 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_cloud.aws import session
-from local_cloud.cloud import faults_request
-from local_cloud.emulator import Emulator, start_emulator
-from local_cloud.faults import FaultInjector
+from local_cloud.services.emulator import Emulator, start_emulator
+from local_cloud.services.faults import FaultInjector, request_faults
 
 
 def call(app, target: str) -> tuple[str, dict[str, str], bytes]:
@@ -121,11 +120,11 @@ def test_matching_writes_always_fail_and_others_pass():
 
 def test_faults_change_at_run_time_through_the_control_path(throttling_emulator):
     url = throttling_emulator.url
-    before = faults_request(url)
+    before = request_faults(url)
     assert (before["rate"], before["match"]) == (1.0, None)
-    assert faults_request(url, {"rate": 0, "match": "hot"})["match"] == "hot"
+    assert request_faults(url, {"rate": 0, "match": "hot"})["match"] == "hot"
     with pytest.raises(urllib.error.HTTPError) as refused:
-        faults_request(url, {"rate": 2})
+        request_faults(url, {"rate": 2})
     assert refused.value.code == 400
     # the change is live: with rate 0 only matching writes fail
     dynamodb = session("us-east-1").client(
@@ -134,5 +133,5 @@ def test_faults_change_at_run_time_through_the_control_path(throttling_emulator)
     dynamodb.put_item(TableName="t", Item={"pk": {"S": "cold"}})
     with pytest.raises(ClientError):
         dynamodb.put_item(TableName="t", Item={"pk": {"S": "hot"}})
-    after = faults_request(url, {"rate": 1.0, "match": None})
+    after = request_faults(url, {"rate": 1.0, "match": None})
     assert after["injected"] == before["injected"] + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from local_cloud.functions import lambda_environment
+from local_cloud.services.functions import lambda_environment
 
 CONFIG = {
     "FunctionName": "orders-ingest",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from local_cloud.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
+from local_cloud.deploy.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
 
 CUSTOM = {
     "Resources": {
@@ -44,7 +44,12 @@ def test_custom_resource_its_provider_and_readers_are_left_out():
     prepared = prepare_template("Net", CUSTOM)
 
     left_out = {o.logical_id: o.reason for o in prepared.omissions}
-    assert set(left_out) == {"Restrict", "ProviderHandler", "ProviderRole", "Reader"}
+    assert {o.logical_id: o.kind for o in prepared.omissions} == {
+        "Restrict": "custom-resource",
+        "ProviderHandler": "custom-resource-part",
+        "ProviderRole": "custom-resource-part",
+        "Reader": "reader",
+    }
     assert "custom resource" in left_out["Restrict"]
     assert "Restrict" in left_out["Reader"]
     assert set(prepared.template["Resources"]) == {"Vpc", "Waiter"}

@@ -11,11 +11,12 @@ import urllib.request
 
 import pytest
 
+from local_cloud.cli import main
 from tests.local_cloud.conftest import free_port, port_is_free
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, signum):
+def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, capsys, signum):
     http_port, aws_port = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -46,8 +47,14 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, sig
         with pytest.raises(urllib.error.HTTPError) as teapot:
             urllib.request.urlopen(f"http://127.0.0.1:{http_port}/teapot")
         assert teapot.value.code == 418
+        assert len(banner.splitlines()) <= 30
         # the helper commands find the running cloud's region from its state file
         assert '"region": "us-east-1"' in (tmp_path / "state.json").read_text()
+        # and `status` prints the full report up wrote, with the live part
+        assert main(["status", "--state-file", str(tmp_path / "state.json")]) == 0
+        status = capsys.readouterr().out
+        assert "Custom::VpcRestrictDefaultSG" in status
+        assert "live:" in status
     finally:
         process.send_signal(signum)
         rest, _ = process.communicate(timeout=30)
@@ -57,3 +64,4 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, sig
     assert port_is_free(http_port)
     assert port_is_free(aws_port)
     assert not (tmp_path / "state.json").exists()
+    assert (tmp_path / "status.txt").exists()  # the last run's report stays

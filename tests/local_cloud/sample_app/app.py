@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -123,7 +124,9 @@ class ComputeStack(Stack):
                 max_concurrency=2,
             )
         )
-        alb = elbv2.ApplicationLoadBalancer(self, "Alb", vpc=vpc, internet_facing=True)
+        alb = elbv2.ApplicationLoadBalancer(
+            self, "Alb", vpc=vpc, internet_facing=True, drop_invalid_header_fields=True
+        )
         listener = alb.add_listener(
             "Http",
             port=80,
@@ -146,6 +149,9 @@ class ComputeStack(Stack):
             ),
         )
         cdk.CfnOutput(self, "ApiUrl", value=f"http://{alb.load_balancer_dns_name}/svc/api")
+        # A container image (a batch task's, say): the local cloud cannot build images and
+        # must say so rather than skip it silently.
+        ecr_assets.DockerImageAsset(self, "TaskImage", directory=str(HERE / "image"))
 
 
 def synth(outdir: str) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from local_cloud.aws import FAKE_CREDENTIALS, client
-from local_cloud.deployer import Deployment, layer_code_sha
-from local_cloud.worker import FunctionSpec
+from local_cloud.deploy.deployer import Deployment, layer_code_sha
+from local_cloud.deploy.differences import Difference
+from local_cloud.services.environments import FunctionSpec
 
 # What the Lambda runtime puts in every function's environment (besides the function's own
 # variables), adapted to this machine. Reserved names win over the function's variables.
@@ -22,7 +23,7 @@ class FunctionCatalog:
     """Every deployed function, by name and ARN, plus what could not be reproduced."""
 
     specs: dict[str, FunctionSpec] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
 
     def by_arn(self, arn: str) -> FunctionSpec | None:
         # ARNs may carry a qualifier (:$LATEST, an alias); the runner only has $LATEST
@@ -78,7 +79,8 @@ def load_functions(
     public_layers: set[str] = set()
     for name in deployment.physical_ids("AWS::Lambda::Function"):
         if name not in deployment.code_dirs:
-            catalog.notes.append(f"function {name}: its code is not an asset directory; not run")
+            detail = "its code is not an asset directory in the assembly (an image, or S3)"
+            catalog.differences.append(Difference("function", name, detail))
             continue
         config = lambda_client.get_function_configuration(FunctionName=name)
         code_dir = deployment.code_dirs[name]
@@ -103,13 +105,20 @@ def load_functions(
             memory_mb=int(config.get("MemorySize", 128)),
             log_path=str(log_dir / f"{name}.log") if log_dir else None,
         )
+    explained = " ".join(d.detail for d in deployment.differences if d.kind == "stand-in")
     for arn in sorted(public_layers):
-        if any(arn in note for note in deployment.stand_ins):
+        if arn in explained:
             continue  # already explained as a stand-in for a public layer
-        catalog.notes.append(
-            f"layer {arn} is not an asset: its packages come from the runner's environment"
-        )
+        detail = "not an asset: its packages come from the runner's own environment"
+        catalog.differences.append(Difference("stand-in", f"layer {arn}", detail))
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for runtime in sorted(r for r in runtimes if r and r != here):
-        catalog.notes.append(f"functions declared {runtime} run on the runner's {here}")
+        catalog.differences.append(
+            Difference(
+                "runtime",
+                f"{runtime} runs as {here}",
+                f"functions declared {runtime} "
+                f"run on the runner's Python ({here}), on this machine's architecture",
+            )
+        )
     return catalog

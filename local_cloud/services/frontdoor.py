@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local_cloud.alb import (
+from local_cloud.services.alb import (
     MAX_LAMBDA_REQUEST_BODY,
     REASONS,
     Invoker,
@@ -18,7 +18,7 @@ from local_cloud.alb import (
     error_page,
     handle,
 )
-from local_cloud.worker import new_trace_id
+from local_cloud.services.environments import new_trace_id
 
 log = logging.getLogger("local_cloud")
 

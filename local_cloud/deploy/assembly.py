@@ -7,7 +7,7 @@ the app's source, so this works for any CDK app.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,16 @@ class FileAsset:
 
 
 @dataclass(frozen=True)
+class DockerImageAsset:
+    """A container image the CDK CLI would build and push: the local cloud cannot build it."""
+
+    asset_id: str
+    source: str  # the build directory in the assembly, or the command that builds it
+
+
+@dataclass(frozen=True)
 class StackArtifact:
-    artifact_id: str
     stack_name: str
-    template_path: Path
     template: dict[str, Any]
     region: str | None  # None when the stack is environment-agnostic
     dependencies: tuple[str, ...]  # stack names this stack depends on
@@ -50,7 +56,7 @@ class StackArtifact:
 class Assembly:
     directory: Path
     stacks: tuple[StackArtifact, ...]  # in deploy order (dependencies first)
-    docker_image_assets: tuple[str, ...] = field(default=())
+    docker_image_assets: tuple[DockerImageAsset, ...] = ()
 
     @property
     def region(self) -> str:
@@ -100,7 +106,9 @@ def _region_of(environment: str | None) -> str | None:
     return parts[1]
 
 
-def _read_assets(directory: Path, manifest_file: str) -> tuple[list[FileAsset], list[str]]:
+def _read_assets(
+    directory: Path, manifest_file: str
+) -> tuple[list[FileAsset], list[DockerImageAsset]]:
     data = _read_json(directory / manifest_file)
     assets: list[FileAsset] = []
     for asset_id, spec in data.get("files", {}).items():
@@ -117,14 +125,22 @@ def _read_assets(directory: Path, manifest_file: str) -> tuple[list[FileAsset], 
                     object_key=destination["objectKey"],
                 )
             )
-    return assets, list(data.get("dockerImages", {}))
+    images = []
+    for asset_id, spec in data.get("dockerImages", {}).items():
+        source = spec.get("source", {})
+        where = source.get("directory") or " ".join(source.get("executable", [])) or "?"
+        images.append(DockerImageAsset(asset_id, str(where)))
+    return assets, images
+
+
+AssetLists = tuple[list[FileAsset], list[DockerImageAsset]]
 
 
 def _collect(
     directory: Path, artifacts: dict[str, Any], prefix: str = ""
-) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[list[FileAsset], list[str]]]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, AssetLists]]:
     stacks: dict[str, dict[str, Any]] = {}
-    asset_manifests: dict[str, tuple[list[FileAsset], list[str]]] = {}
+    asset_manifests: dict[str, AssetLists] = {}
     for artifact_id, artifact in artifacts.items():
         kind = artifact.get("type")
         props = artifact.get("properties", {})
@@ -151,7 +167,7 @@ def load_assembly(directory: str | Path) -> Assembly:
         raise AssemblyError(f"{root} holds no CloudFormation stacks")
 
     by_id: dict[str, StackArtifact] = {}
-    docker_images: list[str] = []
+    docker_images: dict[str, DockerImageAsset] = {}
     for artifact_id, artifact in raw_stacks.items():
         props = artifact.get("properties", {})
         stack_dir: Path = artifact["directory"]
@@ -161,13 +177,10 @@ def load_assembly(directory: str | Path) -> Assembly:
             if dep in asset_manifests:
                 files, images = asset_manifests[dep]
                 assets.extend(files)
-                docker_images.extend(images)
-        template_path = stack_dir / props["templateFile"]
+                docker_images.update((image.asset_id, image) for image in images)
         by_id[artifact_id] = StackArtifact(
-            artifact_id=artifact_id,
             stack_name=props.get("stackName", artifact_id),
-            template_path=template_path,
-            template=_read_json(template_path),
+            template=_read_json(stack_dir / props["templateFile"]),
             region=_region_of(artifact.get("environment")),
             dependencies=tuple(deps),  # artifact ids for now; names below
             requires_bootstrap_version=props.get("requiresBootstrapStackVersion"),
@@ -185,4 +198,4 @@ def load_assembly(directory: str | Path) -> Assembly:
         )
         for a in order
     )
-    return Assembly(directory=root, stacks=stacks, docker_image_assets=tuple(docker_images))
+    return Assembly(root, stacks, docker_image_assets=tuple(docker_images.values()))

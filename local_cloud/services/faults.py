@@ -18,6 +18,7 @@ import io
 import json
 import random
 import threading
+import urllib.request
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
@@ -128,3 +129,17 @@ class FaultInjector:
         payload = json.dumps(self.state()).encode()
         start_response(status, [("Content-Type", "application/json")])
         return [payload]
+
+
+def request_faults(aws_url: str, change: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GET (no change) or POST the fault state of the emulation at `aws_url`."""
+    data = json.dumps(change).encode() if change is not None else None
+    request = urllib.request.Request(  # noqa: S310 - the caller's own local emulation
+        aws_url + CONTROL_PATH,
+        data=data,
+        method="POST" if data is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        state: dict[str, Any] = json.loads(response.read())
+    return state

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from local_cloud.deploy.differences import Difference, Kind
+
 LOCAL_PARAMETER_PREFIX = "/local-cloud"
 SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
 CUSTOM_RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
@@ -49,6 +51,11 @@ class Omission:
     logical_id: str
     resource_type: str
     reason: str
+    kind: Kind
+
+    def as_difference(self) -> Difference:
+        subject = f"{self.stack_name}/{self.logical_id} ({self.resource_type})"
+        return Difference(self.kind, subject, self.reason)
 
 
 @dataclass
@@ -58,7 +65,7 @@ class PreparedTemplate:
     omissions: list[Omission] = field(default_factory=list)
     seeds: list[SsmSeed] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
-    patches: list[str] = field(default_factory=list)  # moto workarounds applied to the copy
+    patches: list[Difference] = field(default_factory=list)  # moto workarounds in the copy
 
 
 def references(node: Any) -> Iterator[str]:
@@ -98,7 +105,10 @@ def _refs_of(resource: dict[str, Any]) -> set[str]:
     return set(references(resource.get("Properties", {}))) | set(_depends_on(resource))
 
 
-def _add_readers(resources: dict[str, Any], removed: dict[str, str]) -> None:
+Removed = dict[str, tuple[Kind, str]]  # logical id -> (kind, reason)
+
+
+def _add_readers(resources: dict[str, Any], removed: Removed) -> None:
     """Whatever reads a removed resource's value cannot be created either."""
     changed = True
     while changed:
@@ -106,12 +116,12 @@ def _add_readers(resources: dict[str, Any], removed: dict[str, str]) -> None:
         for lid, res in resources.items():
             hit = set(references(res.get("Properties", {}))) & removed.keys()
             if lid not in removed and hit:
-                removed[lid] = f"uses {sorted(hit)[0]}, which is left out"
+                removed[lid] = ("reader", f"uses {sorted(hit)[0]}, which is left out")
                 changed = True
 
 
 def _add_servants(
-    resources: dict[str, Any], outputs: dict[str, Any], removed: dict[str, str], custom: set[str]
+    resources: dict[str, Any], outputs: dict[str, Any], removed: Removed, custom: set[str]
 ) -> None:
     """What exists only to serve custom resources goes too (provider function, its role)."""
     candidates: set[str] = set()
@@ -129,10 +139,11 @@ def _add_servants(
             )
             if used or any(cand in set(references(o)) for o in outputs.values()):
                 continue
-            removed[cand] = "exists only to serve a left-out custom resource"
+            removed[cand] = ("custom-resource-part", "exists only to serve a custom resource")
             changed = True
 
 
+CUSTOM_REASON = "Lambda-backed custom resource: its provider cannot run here"
 UNSUPPORTED_REASON = "not created: moto's CloudFormation does not implement this type"
 
 
@@ -140,21 +151,24 @@ def _leave_out(prepared: PreparedTemplate, supported: Callable[[str], bool]) -> 
     """Leave out custom resources and types moto cannot create, and what depends on them."""
     resources: dict[str, Any] = prepared.template.get("Resources", {})
     outputs: dict[str, Any] = prepared.template.get("Outputs", {})
-    removed: dict[str, str] = {}
+    removed: Removed = {}
     for lid, res in resources.items():
         if _is_custom(res):
-            removed[lid] = "Lambda-backed custom resource (its provider cannot run here)"
+            removed[lid] = (
+                "custom-resource",
+                "Lambda-backed custom resource: its provider cannot run here",
+            )
         elif not supported(str(res.get("Type", ""))):
-            removed[lid] = UNSUPPORTED_REASON
+            removed[lid] = ("unsupported-type", UNSUPPORTED_REASON)
     if not removed:
         return
     custom = {lid for lid, res in resources.items() if _is_custom(res)}
     _add_readers(resources, removed)
     if custom:
         _add_servants(resources, outputs, removed, custom)
-    for lid, reason in removed.items():
+    for lid, (kind, reason) in removed.items():
         prepared.omissions.append(
-            Omission(prepared.stack_name, lid, str(resources[lid].get("Type")), reason)
+            Omission(prepared.stack_name, lid, str(resources[lid].get("Type")), reason, kind)
         )
         del resources[lid]
     for res in resources.values():
@@ -214,8 +228,12 @@ def _work_around_moto(prepared: PreparedTemplate) -> None:
                 {"TagKey": t.get("Key"), "TagValue": t.get("Value")} for t in tags
             ]
             prepared.patches.append(
-                f"{prepared.stack_name}/{logical_id}: tags renamed to TagKey/TagValue "
-                "(moto's CloudFormation crashes on KMS key tags)"
+                Difference(
+                    "patch",
+                    f"{prepared.stack_name}/{logical_id}",
+                    "tags renamed to TagKey/TagValue (moto's CloudFormation crashes on KMS "
+                    "key tags)",
+                )
             )
 
 

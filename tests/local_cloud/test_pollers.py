@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from local_cloud.esm import _latest_copies, build_sqs_event, failed_message_ids
-from local_cloud.worker import InvokeResult
+from local_cloud.services.environments import InvokeResult
+from local_cloud.services.pollers import _latest_copies, build_sqs_event, failed_message_ids
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
 

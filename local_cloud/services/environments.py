@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 INIT_TIMEOUT_S = 30.0  # Lambda allows 10 s; a cold spawn here imports boto3 and friends
+# Lambda's synchronous payload quotas (Invoke API reference): 6 MB in, 6 MB (+100 bytes) out
+MAX_REQUEST_PAYLOAD = 6 * 1024 * 1024
+MAX_RESPONSE_PAYLOAD = 6 * 1024 * 1024 + 100
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,6 @@ class InvokeResult:
 
     payload: Any = None
     error: dict[str, Any] | None = None
-    duration_ms: float = 0.0
-    request_id: str = ""
-    cold_start: bool = False
 
     @property
     def ok(self) -> bool:
@@ -67,6 +67,24 @@ class InvokeResult:
         if self.error is None:
             return ""
         return f"{self.error.get('errorType', 'Error')}: {self.error.get('errorMessage', '')}"
+
+
+def serialize(payload: Any) -> tuple[str, int]:
+    """JSON text of a payload and its size in bytes as sent (UTF-8, nothing escaped that
+    JSON does not require: the size Lambda would count, never more)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return text, len(text.encode("utf-8", "surrogatepass"))
+
+
+def too_large(size: int) -> InvokeResult:
+    """What Lambda answers a synchronous Invoke over its payload quota (HTTP 413)."""
+    return InvokeResult(
+        error={
+            "errorType": "RequestEntityTooLargeException",
+            "errorMessage": f"Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the "
+            f"InvokeFunction operation (was {size})",
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -98,6 +116,14 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
         "errorType": error_type or type(exc).__name__,
         "requestId": "",
         "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def _response_too_large(size: int) -> dict[str, Any]:
+    return {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed "
+        f"payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
     }
 
 
@@ -183,9 +209,14 @@ def run_environment(
             conn.send(("error", error))
         else:
             try:
-                conn.send(("ok", json.dumps(result)))
+                answer, size = serialize(result)
             except (TypeError, ValueError) as exc:
                 conn.send(("error", _error(exc, "Runtime.MarshalError")))
+            else:
+                if size > MAX_RESPONSE_PAYLOAD:
+                    conn.send(("error", _response_too_large(size)))
+                else:
+                    conn.send(("ok", answer))
         print(f"END RequestId: {request_id}", flush=True)
 
 
@@ -241,36 +272,28 @@ class ExecutionEnvironment:
             return False
         return True
 
-    def invoke(self, event: Any, request_id: str, trace_id: str) -> InvokeResult:
+    def invoke(self, event_json: str, request_id: str, trace_id: str) -> InvokeResult:
         assert self._conn is not None, "start() first"
-        started = time.monotonic()
         deadline_ms = time.time() * 1000 + self.spec.timeout_s * 1000
-        self._conn.send((json.dumps(event), request_id, deadline_ms, trace_id))
+        self._conn.send((event_json, request_id, deadline_ms, trace_id))
         if not self._conn.poll(self.spec.timeout_s):
             self.stop()  # Lambda ends a timed-out environment; the next invoke is cold
             return InvokeResult(
                 error={
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
-                },
-                duration_ms=(time.monotonic() - started) * 1000,
-                request_id=request_id,
+                }
             )
         try:
             status, value = self._conn.recv()
         except EOFError:
             self.stop()
             return InvokeResult(
-                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"},
-                duration_ms=(time.monotonic() - started) * 1000,
-                request_id=request_id,
+                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
             )
-        duration = (time.monotonic() - started) * 1000
         if status == "ok":
-            return InvokeResult(
-                payload=json.loads(value), duration_ms=duration, request_id=request_id
-            )
-        return InvokeResult(error=value, duration_ms=duration, request_id=request_id)
+            return InvokeResult(payload=json.loads(value))
+        return InvokeResult(error=value)
 
     def stop(self, timeout: float = 2.0) -> None:
         process, conn = self._process, self._conn
@@ -332,24 +355,18 @@ class FunctionPool:
             self._cond.notify()
 
     def invoke(self, event: Any, trace_id: str | None = None) -> InvokeResult:
+        """Invoke synchronously, as the Invoke API with RequestResponse does: a payload over
+        Lambda's quota is refused before any environment sees it."""
+        event_json, size = serialize(event)
+        if size > MAX_REQUEST_PAYLOAD:
+            return too_large(size)
         request_id = str(uuid.uuid4())
         trace_id = trace_id or new_trace_id()
         env, cold = self._acquire()
         try:
-            if cold or not env.alive:
-                cold = True
-                if not env.start():
-                    return InvokeResult(
-                        error=env.init_error, request_id=request_id, cold_start=True
-                    )
-            result = env.invoke(event, request_id, trace_id)
-            return InvokeResult(
-                payload=result.payload,
-                error=result.error,
-                duration_ms=result.duration_ms,
-                request_id=request_id,
-                cold_start=cold,
-            )
+            if (cold or not env.alive) and not env.start():
+                return InvokeResult(error=env.init_error)
+            return env.invoke(event_json, request_id, trace_id)
         finally:
             self._release(env)
 

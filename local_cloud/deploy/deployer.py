@@ -21,10 +21,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_cloud.assembly import Assembly, FileAsset
 from local_cloud.aws import ACCOUNT_ID, client
-from local_cloud.moto_support import moto_can_create
-from local_cloud.template_prep import Omission, SsmSeed, prepare_template
+from local_cloud.deploy.assembly import Assembly, FileAsset
+from local_cloud.deploy.differences import Difference
+from local_cloud.deploy.moto_types import moto_can_create
+from local_cloud.deploy.template_prep import (
+    UNSUPPORTED_REASON,
+    Omission,
+    SsmSeed,
+    prepare_template,
+)
 
 log = logging.getLogger("local_cloud")
 
@@ -34,6 +40,7 @@ PLACEHOLDER_VALUE = "local-cloud-placeholder"
 FUNCTION_TYPE = "AWS::Lambda::Function"
 LAYER_TYPE = "AWS::Lambda::LayerVersion"
 TARGET_GROUP_TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
+LOAD_BALANCER_TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
 
 class DeployError(Exception):
@@ -51,12 +58,9 @@ class DeployedStack:
 @dataclass
 class Deployment:
     region: str
-    account_id: str
     stacks: list[DeployedStack] = field(default_factory=list)
-    omissions: list[Omission] = field(default_factory=list)
-    stand_ins: list[str] = field(default_factory=list)
-    dropped_outputs: list[str] = field(default_factory=list)
-    patches: list[str] = field(default_factory=list)  # what the runner did that moto's CFN skips
+    # what was left out, stood in or worked around, for the banner and `status`
+    differences: list[Difference] = field(default_factory=list)
     # deployed function name -> its code on disk
     code_dirs: dict[str, Path] = field(default_factory=dict)
     # base64 SHA-256 of a published zip (Lambda's CodeSha256) -> the asset directory
@@ -125,7 +129,8 @@ class Deployer:
 
     # -- bootstrap ---------------------------------------------------------------------
     def publish_assets(self, deployment: Deployment) -> None:
-        """Create the bootstrap asset bucket(s) and upload every file asset."""
+        """Create the bootstrap asset bucket(s) and upload every file asset (Docker image
+        assets cannot be built here: they are recorded as differences)."""
         buckets: set[str] = set()
         for asset in self.assembly.file_assets():
             bucket = substitute(asset.bucket_name, self.account_id, self.region)
@@ -138,6 +143,12 @@ class Deployer:
             self._sha_by_key[asset.object_key] = sha
             if asset.source.is_dir():
                 deployment.asset_dirs_by_sha[sha] = asset.source
+        for image in self.assembly.docker_image_assets:
+            detail = (
+                f"built from {image.source}: not built or pushed, the local cloud cannot build "
+                "container images; what runs from it does not run here"
+            )
+            deployment.differences.append(Difference("docker-image", image.asset_id, detail))
 
     def _create_bucket(self, bucket: str) -> None:
         try:
@@ -175,15 +186,15 @@ class Deployer:
             value = str(bootstrap_version)
         elif seed.kind == "layer":
             value = self._placeholder_layer(seed.original_path)
-            deployment.stand_ins.append(
-                f"layer {seed.original_path} (public, cannot be downloaded): stood in by an "
-                f"empty layer {value}; its packages come from the runner's own environment"
+            detail = (
+                f"a layer: stood in by the empty layer {value}; its packages come from the "
+                "runner's own environment"
             )
+            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
         else:
             value = PLACEHOLDER_VALUE
-            deployment.stand_ins.append(
-                f"SSM parameter {seed.original_path}: seeded with {value!r} at {seed.path}"
-            )
+            detail = f"seeded with {value!r} at {seed.path}"
+            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
         self._ssm.put_parameter(Name=seed.path, Value=value, Type="String", Overwrite=True)
 
     def _placeholder_layer(self, path: str) -> str:
@@ -202,7 +213,7 @@ class Deployer:
 
     # -- stacks -------------------------------------------------------------------------
     def deploy(self) -> Deployment:
-        deployment = Deployment(region=self.region, account_id=self.account_id)
+        deployment = Deployment(region=self.region)
         self.publish_assets(deployment)
         bootstrap_version = max(
             [DEFAULT_BOOTSTRAP_VERSION]
@@ -218,15 +229,17 @@ class Deployer:
             )
             for seed in prepared.seeds:
                 self._seed(seed, bootstrap_version, deployment)
-            deployment.omissions.extend(prepared.omissions)
-            deployment.patches.extend(prepared.patches)
-            deployment.dropped_outputs.extend(
-                f"{stack.stack_name}.{o}" for o in prepared.dropped_outputs
-            )
+            deployment.differences += [o.as_difference() for o in prepared.omissions]
+            deployment.differences += [
+                Difference("dropped-output", f"{stack.stack_name}.{o}", "reads a left-out resource")
+                for o in prepared.dropped_outputs
+            ]
+            deployment.differences += prepared.patches
             deployed = self._create_stack(stack.stack_name, prepared.template)
             deployment.stacks.append(deployed)
             self._record_skipped(prepared.template, deployed, deployment)
             self._register_targets(prepared.template, deployed, deployment)
+            self._apply_elb_attributes(prepared.template, deployed, deployment)
             self._attach_layers(prepared.template, deployed, deployment)
             self._record_code(prepared.template, deployed, deployment)
         return deployment
@@ -267,15 +280,14 @@ class Deployer:
     ) -> None:
         for logical_id, resource in template.get("Resources", {}).items():
             if logical_id not in deployed.resources:
-                kind = str(resource.get("Type"))
-                deployment.omissions.append(
-                    Omission(
-                        deployed.name,
-                        logical_id,
-                        kind,
-                        "not created: moto's CloudFormation does not implement this type",
-                    )
+                omission = Omission(
+                    deployed.name,
+                    logical_id,
+                    str(resource.get("Type")),
+                    UNSUPPORTED_REASON,
+                    "unsupported-type",
                 )
+                deployment.differences.append(omission.as_difference())
 
     def _layer_arn(self, resource: dict[str, Any]) -> str | None:
         """The ARN of a layer moto created from a template (it reports no physical id)."""
@@ -345,10 +357,54 @@ class Deployer:
                 self._elbv2.register_targets(
                     TargetGroupArn=deployed.resources[logical_id][1], Targets=targets
                 )
-                deployment.patches.append(
-                    f"{deployed.name}/{logical_id}: targets registered by the runner "
-                    "(moto's CloudFormation ignores TargetGroup.Targets)"
+                deployment.differences.append(
+                    Difference(
+                        "patch",
+                        f"{deployed.name}/{logical_id}",
+                        "targets registered by the runner (moto's CloudFormation ignores "
+                        "TargetGroup.Targets)",
+                    )
                 )
+
+    def _apply_elb_attributes(
+        self, template: dict[str, Any], deployed: DeployedStack, deployment: Deployment
+    ) -> None:
+        """Apply LoadBalancerAttributes and TargetGroupAttributes, which moto's
+        CloudFormation ignores (the front door reads them back, e.g. whether to drop
+        invalid header fields)."""
+        for logical_id, resource in template.get("Resources", {}).items():
+            kind = resource.get("Type")
+            key = {
+                LOAD_BALANCER_TYPE: "LoadBalancerAttributes",
+                TARGET_GROUP_TYPE: "TargetGroupAttributes",
+            }.get(kind)
+            wanted = resource.get("Properties", {}).get(key) if key else None
+            if not wanted or logical_id not in deployed.resources:
+                continue
+            arn = deployed.resources[logical_id][1]
+            skipped: list[str] = []
+            for attribute in wanted:
+                value = self._resolve(attribute.get("Value"), template, deployed)
+                try:
+                    if value is None:
+                        raise ValueError("its value cannot be resolved here")
+                    change = [{"Key": attribute["Key"], "Value": value}]
+                    if kind == LOAD_BALANCER_TYPE:
+                        self._elbv2.modify_load_balancer_attributes(
+                            LoadBalancerArn=arn, Attributes=change
+                        )
+                    else:
+                        self._elbv2.modify_target_group_attributes(
+                            TargetGroupArn=arn, Attributes=change
+                        )
+                except (ClientError, ValueError) as exc:
+                    skipped.append(f"{attribute['Key']} ({exc})")
+            detail = f"{key} applied by the runner (moto's CloudFormation ignores them)"
+            if skipped:
+                detail += f"; not applied: {', '.join(skipped)}"
+            deployment.differences.append(
+                Difference("patch", f"{deployed.name}/{logical_id}", detail)
+            )
 
     def _attach_layers(
         self, template: dict[str, Any], deployed: DeployedStack, deployment: Deployment
@@ -366,9 +422,12 @@ class Deployer:
             self._lambda.update_function_configuration(
                 FunctionName=deployed.resources[logical_id][1], Layers=arns
             )
-            deployment.patches.append(
-                f"{deployed.name}/{logical_id}: layers attached by the runner "
-                "(moto's CloudFormation ignores Function.Layers)"
+            deployment.differences.append(
+                Difference(
+                    "patch",
+                    f"{deployed.name}/{logical_id}",
+                    "layers attached by the runner (moto's CloudFormation ignores Function.Layers)",
+                )
             )
 
     def _record_code(

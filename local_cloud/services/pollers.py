@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_cloud.aws import client
-from local_cloud.worker import InvokeResult
+from local_cloud.services.environments import InvokeResult
 
 log = logging.getLogger("local_cloud")
 
@@ -174,9 +174,6 @@ class MappingRunner:
         self._running.set()
         self._parked = threading.Semaphore(0)
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self.batches = 0
-        self.messages = 0
 
     def start(self) -> None:
         if not self.mapping.enabled:
@@ -276,9 +273,6 @@ class MappingRunner:
             )
             for failure in answer.get("Failed", []):
                 log.warning("sqs   %s: delete failed: %s", self.mapping.queue_name, failure)
-        with self._lock:
-            self.batches += 1
-            self.messages += len(messages)
         receives = max(
             int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)) for m in messages
         )

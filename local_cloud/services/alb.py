@@ -12,14 +12,18 @@ import base64
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from local_cloud.aws import client
+from local_cloud.services.environments import InvokeResult
 
 MAX_LAMBDA_REQUEST_BODY = 1024 * 1024  # ALB: 1 MB request body limit for Lambda targets
 MAX_LAMBDA_RESPONSE = 1024 * 1024  # ALB: 1 MB response limit from Lambda targets
 TEXT_CONTENT_TYPES = ("application/json", "application/javascript", "application/xml")
+# ALB: "message header names conform to the regular expression [-A-Za-z0-9]+"
+VALID_HEADER_NAME = re.compile(r"[-A-Za-z0-9]+")
+DROP_INVALID_HEADERS_ATTRIBUTE = "routing.http.drop_invalid_header_fields.enabled"
 REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
     302: "Found", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -35,7 +39,9 @@ class Request:
     method: str
     path: str
     query: str  # the raw query string, without "?"
-    headers: Sequence[tuple[str, str]]  # as received, in order
+    # as received, in order; each byte of a value one character (latin-1), as HTTP servers
+    # read them: build_event decodes them as UTF-8
+    headers: Sequence[tuple[str, str]]
     body: bytes
     client_ip: str = "127.0.0.1"
     port: int = 80
@@ -68,6 +74,8 @@ class Listener:
     rules: list[Rule]
     # target group ARN -> (function ARN, multi-value headers enabled)
     targets: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # the load balancer attribute routing.http.drop_invalid_header_fields.enabled
+    drop_invalid_header_fields: bool = False
 
     def path_prefixes(self) -> list[str]:
         """Literal path patterns that forward to a function (for the banner's curl line)."""
@@ -153,17 +161,48 @@ def _text_like(content_type: str | None) -> bool:
     return media.startswith("text/") or media in TEXT_CONTENT_TYPES
 
 
+class BadLambdaRequest(Exception):
+    """The request cannot be put in a Lambda event (ALB: LambdaBadRequest, a 502)."""
+
+
+def _utf8(value: str) -> str:
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError as exc:  # not one byte per character, or not UTF-8
+        raise BadLambdaRequest("a request header is not valid UTF-8") from exc
+
+
+def _event_body(request: Request) -> tuple[str, bool]:
+    """The body as ALB puts it in the event, and whether it is base64-encoded.
+
+    Sent as text only when the content type is text and nothing encodes it: any
+    Content-Encoding, or bytes that are not valid UTF-8, and the body goes base64-encoded,
+    so the function always sees exactly the bytes the client sent.
+    """
+    if not request.body:
+        return "", False
+    if _text_like(request.header("content-type")) and request.header("content-encoding") is None:
+        try:
+            return request.body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(request.body).decode(), True
+
+
 def build_event(
     request: Request, target_group_arn: str, multi_value: bool, trace_id: str
 ) -> dict[str, Any]:
-    """The event ALB sends a Lambda target (single- or multi-value headers mode)."""
+    """The event ALB sends a Lambda target (single- or multi-value headers mode).
+
+    Raises BadLambdaRequest when a header value is not valid UTF-8.
+    """
     headers: list[tuple[str, str]] = [
-        (k.lower(), v)
+        (k.lower(), _utf8(v))
         for k, v in request.headers
         if k.lower()
         not in {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id"}
     ]
-    forwarded_for = request.header("x-forwarded-for")
+    forwarded_for = _utf8(request.header("x-forwarded-for") or "")
     headers += [
         ("x-amzn-trace-id", trace_id),
         (
@@ -173,12 +212,7 @@ def build_event(
         ("x-forwarded-port", str(request.port)),
         ("x-forwarded-proto", "http"),
     ]
-    base64_body = bool(request.body) and not _text_like(request.header("content-type"))
-    body = (
-        base64.b64encode(request.body).decode()
-        if base64_body
-        else request.body.decode("utf-8", errors="replace")
-    )
+    body, base64_body = _event_body(request)
     event: dict[str, Any] = {
         "requestContext": {"elb": {"targetGroupArn": target_group_arn}},
         "httpMethod": request.method,
@@ -282,6 +316,12 @@ def load_listeners(aws_url: str, region: str) -> list[Listener]:
     listeners: list[Listener] = []
     target_cache: dict[str, tuple[str, bool]] = {}
     for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])[
+            "Attributes"
+        ]
+        drop_invalid = any(
+            a["Key"] == DROP_INVALID_HEADERS_ATTRIBUTE and a["Value"] == "true" for a in attributes
+        )
         for raw in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
             rules = []
             for r in elbv2.describe_rules(ListenerArn=raw["ListenerArn"])["Rules"]:
@@ -291,7 +331,13 @@ def load_listeners(aws_url: str, region: str) -> list[Listener]:
             if not any(r.priority == float("inf") for r in rules):
                 rules.append(Rule(float("inf"), [], raw.get("DefaultActions", [])))
             rules.sort(key=lambda r: r.priority)
-            listener = Listener(raw["ListenerArn"], int(raw["Port"]), raw["Protocol"], rules)
+            listener = Listener(
+                raw["ListenerArn"],
+                int(raw["Port"]),
+                raw["Protocol"],
+                rules,
+                drop_invalid_header_fields=drop_invalid,
+            )
             for rule in rules:
                 for tg_arn in _forward_targets(rule.actions):
                     if tg_arn not in target_cache:
@@ -331,7 +377,7 @@ def choose_listener(listeners: list[Listener]) -> Listener | None:
     return sorted(listeners, key=lambda lst: (lst.protocol != "HTTP", lst.port != 80, lst.port))[0]
 
 
-Invoker = Callable[[str, dict[str, Any], str], tuple[Any, str | None]]
+Invoker = Callable[[str, dict[str, Any], str], InvokeResult]  # function ARN, event, trace id
 
 
 def handle(  # noqa: PLR0911 - one return per ALB action outcome
@@ -340,6 +386,9 @@ def handle(  # noqa: PLR0911 - one return per ALB action outcome
     """Answer one request; also return what handled it (for the log line)."""
     if len(request.body) > MAX_LAMBDA_REQUEST_BODY:
         return error_page(413), "body over 1 MB"
+    if listener.drop_invalid_header_fields:
+        kept = [(k, v) for k, v in request.headers if VALID_HEADER_NAME.fullmatch(k)]
+        request = replace(request, headers=kept)
     rule = match_rule(listener, request)
     for action in rule.actions:
         kind = action.get("Type")
@@ -352,13 +401,17 @@ def handle(  # noqa: PLR0911 - one return per ALB action outcome
             function_arn, multi = listener.targets.get(tg_arn, ("", False))
             if not function_arn:
                 return error_page(503), "no registered target"
-            event = build_event(request, tg_arn, multi, trace_id)
-            payload, error = invoke(function_arn, event, trace_id)
             name = function_arn.rsplit(":", 1)[-1]
-            if error is not None:
-                return error_page(502), f"{name} failed: {error}"
             try:
-                return response_from_lambda(payload), name
+                event = build_event(request, tg_arn, multi, trace_id)
+            except BadLambdaRequest as exc:
+                return error_page(502), f"{name} not invoked: LambdaBadRequest, {exc}"
+            # Lambda refuses a payload over its quota (RequestEntityTooLarge): ALB says 502
+            result = invoke(function_arn, event, trace_id)
+            if not result.ok:
+                return error_page(502), f"{name} failed: {result.error_summary}"
+            try:
+                return response_from_lambda(result.payload), name
             except BadLambdaResponse as exc:
                 return error_page(502), f"{name}: {exc}"
     return error_page(503), "no supported action"
