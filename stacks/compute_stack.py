@@ -7,16 +7,17 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.common import stack_props
+from stacks.common import stack_props, stateful_removal
 from stacks.constructs.api import ApiLoadBalancer
 from stacks.constructs.capability import CapabilityStack
 from stacks.constructs.functions import PythonFunctions
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.process import Processing
 from stacks.constructs.status import Status
-from stacks.contract import API_PATH, INGEST, PROCESS, STATUS
+from stacks.contract import INGEST, PROCESS, STATUS
+from stacks.front import EdgeAuth, EdgeFront
 from stacks.monitoring import Monitoring
-from stacks.network_stack import NetworkStack
+from stacks.network_stack import HTTP_PORT, NetworkStack
 from stacks.settings import Settings
 
 
@@ -49,6 +50,7 @@ class ComputeStack(CapabilityStack):
         self.api = ApiLoadBalancer(self, "Api", settings=settings, network=network)
         self.ingest.route(self.api)
         self.status.route(self.api)
+        self.front = self._build_front(settings, network) if settings.edge_on else None
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -65,8 +67,47 @@ class ComputeStack(CapabilityStack):
         CfnOutput(
             self,
             "ApiUrl",
-            value=f"{self.api.url_scheme}://{self.api.load_balancer.load_balancer_dns_name}"
-            f"{API_PATH}",
+            value=self.front.url if self.front else self.api.url,
             description="POST orders here; GET their status below /orders/",
         )
+        CfnOutput(
+            self,
+            "LoadBalancerUrl",
+            value=self.api.url,
+            description="the ALB (internal, reached through CloudFront only, when the edge is on)",
+        )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+
+    def _build_front(self, settings: Settings, network: NetworkStack) -> EdgeFront:
+        """CloudFront + Lambda@Edge before the (internal) ALB; its only way in."""
+        auth = (
+            EdgeAuth(
+                issuer=settings.edge_auth_issuer,
+                audience=settings.edge_auth_audience,
+                jwks_url=settings.edge_auth_jwks_url,
+                algorithms=settings.edge_auth_algorithms,
+                required_scope=settings.edge_auth_required_scope or None,
+                jwks_cache_seconds=settings.edge_auth_jwks_cache_seconds,
+                leeway_seconds=settings.edge_auth_leeway_seconds,
+            )
+            if settings.edge_auth_issuer
+            else None
+        )
+        return EdgeFront(
+            self,
+            "Front",
+            name=settings.name_prefix,
+            load_balancer=self.api.load_balancer,
+            load_balancer_security_group=network.alb_security_group,
+            removal_policy=stateful_removal(settings),
+            log_retention=settings.log_retention,
+            access_log_expiry_days=settings.access_log_expiry_days,
+            origin_port=HTTP_PORT,
+            status_cache_seconds=settings.status_cache_seconds,
+            auth=auth,
+            domain_names=settings.edge_domain_names,
+            certificate_arn=settings.edge_certificate_arn,
+            web_acl_arn=settings.edge_web_acl_arn,
+            # in a region other than us-east-1, the edge function's stack
+            edge_stack_name=settings.stack_name("Edge"),
+        )

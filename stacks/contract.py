@@ -37,6 +37,9 @@ class Env:
     ORDERS_QUEUE_URL: Final = "ORDERS_QUEUE_URL"
     ORDERS_TABLE_NAME: Final = "ORDERS_TABLE_NAME"
     ORDERS_MAX_RECEIVE_COUNT: Final = "ORDERS_MAX_RECEIVE_COUNT"
+    # "true" when CloudFront and the edge function are in front: only then are the
+    # headers the edge sets (request id, authenticated subject) to be believed.
+    EDGE_ENABLED: Final = "EDGE_ENABLED"
 
 
 @dataclass(frozen=True)

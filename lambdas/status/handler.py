@@ -11,8 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import ALBResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders_core.front import correlation_id
 from orders_core.http import RequestRejected, internal_error_response, rejection_response
 from orders_core.observability import configure, logger, metrics, tracer
 from orders_core.paths import STATUS_METHODS
@@ -69,10 +70,11 @@ def unexpected(exc: Exception) -> Response[Any]:
     return internal_error_response(exc)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.APPLICATION_LOAD_BALANCER)
+@logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    configure(get_settings())  # a missing variable fails here, loudly, before any read
+    settings = get_settings()  # a missing variable fails here, loudly, before any read
+    configure(settings, correlation_id(ALBEvent(event), edge_enabled=settings.edge_enabled))
     get_service()
     return without_body_for_head(event, app.resolve(event, context))

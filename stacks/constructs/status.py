@@ -38,7 +38,10 @@ class Status(Capability):
                 contract=STATUS,
                 timeout_seconds=settings.status_timeout_seconds,
                 memory_mb=settings.status_memory_mb,
-                environment={Env.ORDERS_TABLE_NAME: table.table_name},
+                environment={
+                    Env.ORDERS_TABLE_NAME: table.table_name,
+                    Env.EDGE_ENABLED: str(settings.edge_on).lower(),
+                },
                 statements=(
                     iam.PolicyStatement(
                         actions=["dynamodb:GetItem", "dynamodb:Query"],

@@ -17,6 +17,8 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         synth(
             tmp_path_factory.mktemp("hardened"),
             stage="prod",
+            # the ALB's own HTTPS, so without the edge (tests/infra/test_front.py has it)
+            edge_enabled=False,
             certificate_arn=CERTIFICATE,
             waf_enabled=True,
             waf_rate_limit=500,

@@ -45,6 +45,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "orders-test")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersTest")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    # The stack says whether the edge is in front; off unless a test turns it on.
+    monkeypatch.setenv("EDGE_ENABLED", "false")
     # No X-Ray daemon here (test_tracing.py covers tracing left on).
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     _clear_handler_caches()

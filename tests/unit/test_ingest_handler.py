@@ -142,6 +142,59 @@ def test_multi_value_header_events_work_both_ways(orders_queue: QueueProbe) -> N
     assert len(orders_queue.drain()) == 1
 
 
+EDGE_HEADERS = {"x-request-id": "edge-rid-1", "x-auth-subject": "user-42"}
+
+
+def test_without_the_edge_its_headers_are_ignored(
+    orders_queue: QueueProbe, captured: Captured
+) -> None:
+    # Given the edge is off (EDGE_ENABLED=false): anyone may send these headers
+    answer = invoke(json_event(ORDER, headers=EDGE_HEADERS))
+
+    assert answer.status == 202
+    [queued] = orders_queue.drain_json()
+    assert "auth_subject" not in queued
+    (line,) = [line for line in captured.logs() if line["message"] == "order queued"]
+    assert line["correlation_id"] == TRACE_ID
+
+
+def test_behind_the_edge_its_request_id_and_subject_are_used(
+    orders_queue: QueueProbe, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the stack says the edge is in front (only the edge can set these headers)
+    monkeypatch.setenv("EDGE_ENABLED", "true")
+
+    answer = invoke(json_event([ORDER, {**ORDER, "item": "Teh"}], headers=EDGE_HEADERS))
+
+    # Then every order of the request is stored with the subject, logged under the id
+    assert answer.status == 202
+    assert [m["auth_subject"] for m in orders_queue.drain_json()] == ["user-42", "user-42"]
+    queued = [line for line in captured.logs() if line["message"] == "order queued"]
+    assert [line["correlation_id"] for line in queued] == ["edge-rid-1", "edge-rid-1"]
+    assert "user-42" not in json.dumps(answer.body)  # the answer does not echo it
+
+
+@pytest.mark.parametrize("subject", ["", " x", "x" * 256, "tab\tinside"])
+def test_behind_the_edge_a_subject_it_would_never_set_is_dropped(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch, subject: str
+) -> None:
+    monkeypatch.setenv("EDGE_ENABLED", "true")
+
+    answer = invoke(json_event(ORDER, headers={"x-auth-subject": subject}))
+
+    assert answer.status == 202
+    [queued] = orders_queue.drain_json()
+    assert "auth_subject" not in queued
+
+
+def test_a_client_cannot_send_a_subject_in_the_order(orders_queue: QueueProbe) -> None:
+    answer = invoke(json_event({**ORDER, "auth_subject": "admin"}))
+
+    assert answer.status == 422
+    assert answer.body["error"]["details"][0]["loc"] == ["auth_subject"]
+    assert orders_queue.drain() == []
+
+
 def test_logs_carry_the_alb_trace_id_and_metrics_are_emf(
     orders_queue: QueueProbe, captured: Captured
 ) -> None:

@@ -17,7 +17,7 @@ from orders_core.status.table import OrdersReader
 from lambdas.process import handler as process_handler
 from lambdas.status import handler as status_handler
 from tests.unit.conftest import REGION, TABLE_NAME, Captured, QueueProbe, TableProbe
-from tests.unit.events import FakeContext, get_event, json_event, sqs_event, sqs_record
+from tests.unit.events import TRACE_ID, FakeContext, get_event, json_event, sqs_event, sqs_record
 from tests.unit.ingest_client import invoke as post
 
 V1 = "2025-01-31T12:34:56.000000001Z#9f1c7a52-3b1e-4d5f-8a8e-0c2d4b6f8a10#00"
@@ -40,8 +40,17 @@ class Answer:
         return json.loads(self.raw_body)
 
 
-def get(url: str, method: str = "GET", *, multi_value_headers: bool = False) -> Answer:
+def get(
+    url: str,
+    method: str = "GET",
+    *,
+    multi_value_headers: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     event = get_event(url, method=method, multi_value_headers=multi_value_headers)
+    event["headers" if "headers" in event else "multiValueHeaders"].update(
+        {k: [v] if multi_value_headers else v for k, v in (headers or {}).items()}
+    )
     response = status_handler.lambda_handler(event, FakeContext())
     if "multiValueHeaders" in response:
         headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
@@ -303,6 +312,24 @@ def test_head_is_get_without_a_body(orders_table: TableProbe, url: str) -> None:
     assert head.headers == got.headers
     assert got.raw_body
     assert head.raw_body == ""
+
+
+@pytest.mark.parametrize(("edge", "expected"), [("true", "edge-rid-7"), ("false", TRACE_ID)])
+def test_logs_carry_the_edges_request_id_only_behind_the_edge(
+    orders_table: TableProbe,
+    captured: Captured,
+    monkeypatch: pytest.MonkeyPatch,
+    edge: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("EDGE_ENABLED", edge)
+    store(orders_table, "123", "Kopi", V1)
+
+    get("/lambda/api/orders/123/Kopi", headers={"x-request-id": "edge-rid-7"})
+
+    (line,) = [line for line in captured.logs() if line["message"] == "status read"]
+    assert line["correlation_id"] == expected
+    assert captured.metric_total("StatusReads") == 1
 
 
 # --- failures ----------------------------------------------------------------------------

@@ -36,12 +36,15 @@ class MetricName(StrEnum):
     STATUS_READS = "StatusReads"  # reads answered 200 (pending, stored or the items)
 
 
-def configure(settings: CommonSettings) -> None:
-    """Point logs and metrics at this function's service and namespace."""
+def configure(settings: CommonSettings, correlation_id: str | None = None) -> None:
+    """Point logs and metrics at this function's service and namespace; with a
+    correlation id, every log line of this invocation carries it."""
     metrics.namespace = settings.metrics_namespace
     metrics.service = settings.service_name
     logger.append_keys(service=settings.service_name)
     logger.setLevel(settings.log_level)
+    if correlation_id is not None:
+        logger.set_correlation_id(correlation_id)
 
 
 def count(name: MetricName, value: int = 1) -> None:

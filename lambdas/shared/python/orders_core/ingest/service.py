@@ -118,7 +118,12 @@ class IngestService:
         return cls(OrdersQueue.from_settings(settings))
 
     def accept(
-        self, request: OrdersRequest, *, accepted_at: str, request_id: str
+        self,
+        request: OrdersRequest,
+        *,
+        accepted_at: str,
+        request_id: str,
+        auth_subject: str | None = None,
     ) -> list[OrderResult]:
         """Queue every order of the request; a result per order, all ``accepted``.
 
@@ -128,7 +133,12 @@ class IngestService:
         accepted = [
             AcceptedOrder(
                 order=order,
-                stamp=Stamp.create(accepted_at=accepted_at, request_id=request_id, position=index),
+                stamp=Stamp.create(
+                    accepted_at=accepted_at,
+                    request_id=request_id,
+                    position=index,
+                    auth_subject=auth_subject,
+                ),
             )
             for index, order in enumerate(request.orders)
         ]

@@ -2,8 +2,8 @@
 
 from pydantic import Field
 
-from orders_core.settings import CommonSettings
+from orders_core.front import FrontSettings
 
 
-class IngestSettings(CommonSettings):
+class IngestSettings(FrontSettings):
     orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)

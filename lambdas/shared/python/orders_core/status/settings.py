@@ -2,8 +2,8 @@
 
 from pydantic import Field
 
-from orders_core.settings import CommonSettings
+from orders_core.front import FrontSettings
 
 
-class StatusSettings(CommonSettings):
+class StatusSettings(FrontSettings):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
