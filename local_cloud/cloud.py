@@ -28,7 +28,8 @@ from local_cloud.services.emulator import Emulator, start_emulator
 from local_cloud.services.environments import FunctionPool, InvokeResult
 from local_cloud.services.faults import request_faults
 from local_cloud.services.frontdoor import FrontDoor
-from local_cloud.services.functions import FunctionCatalog, load_functions
+from local_cloud.services.functions import FunctionCatalog, load_function, load_functions
+from local_cloud.services.invocations import AsyncInvoker, HookServer
 from local_cloud.services.pollers import (
     DEFAULT_MAX_POLLERS,
     MappingRunner,
@@ -54,7 +55,10 @@ class LocalCloud:
         log_dir: str | Path | None = None,
         max_pollers: int = DEFAULT_MAX_POLLERS,
         max_environments: int = 4,
+        async_retry_scale: float = 1.0,
     ) -> None:
+        """async_retry_scale multiplies Lambda's waits between asynchronous retries
+        (one minute, then two): tests make them short."""
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate}")
         self.assembly_dir = Path(assembly_dir)
@@ -66,6 +70,7 @@ class LocalCloud:
         self.log_dir = Path(log_dir) if log_dir else None
         self.max_pollers = max_pollers
         self.max_environments = max_environments
+        self.async_retry_scale = async_retry_scale
 
         self.assembly: Assembly | None = None
         self.deployment: Deployment | None = None
@@ -78,6 +83,10 @@ class LocalCloud:
         self._front_door: FrontDoor | None = None
         self._runners: list[MappingRunner] = []
         self._pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
+        self._hook: HookServer | None = None
+        self.async_invoker: AsyncInvoker | None = None
+        self._custom_resource_failures: dict[tuple[str, str], str] = {}
         self._work_dir: Path | None = None
         self._stopped = threading.Event()
 
@@ -108,14 +117,37 @@ class LocalCloud:
         self._work_dir = Path(tempfile.mkdtemp(prefix="local-cloud-"))
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._emulator = start_emulator(self.host, self.aws_port, self.fault_rate, self.fault_seed)
+        # The hook first: the emulation hands it every invocation moto makes, from the
+        # first deploy on (custom resources' providers run while their stack is created).
+        self._hook = HookServer(
+            self.invoke, self._can_run, lambda: self.async_invoker, lambda: self.log_dir, self.host
+        )
+        self._hook.start()
+        self._emulator = start_emulator(
+            self.host, self.aws_port, self.fault_rate, self.fault_seed, self._hook.url
+        )
         log.debug("emulation on %s", self._emulator.url)
-        self.deployment = Deployer(self.assembly, self.aws_url, self._work_dir).deploy()
+        self.deployment = Deployment(region=self.assembly.region)
+        self.async_invoker = AsyncInvoker(
+            self.invoke,
+            self.aws_url,
+            lambda arn: arn.split(":")[3] or self.region,
+            self.async_retry_scale,
+            on_outcome=self._record_custom_resource_outcome,
+        )
+        Deployer(
+            self.assembly,
+            self.aws_url,
+            self._work_dir,
+            custom_resource_failed=lambda stack_id, lid: self._custom_resource_failures.get(
+                (stack_id, lid)
+            ),
+        ).deploy(self.deployment)
         self.functions = load_functions(self.deployment, self.aws_url, self.log_dir)
-        self._pools = {
-            spec.arn: FunctionPool(spec, self.max_environments)
-            for spec in self.functions.specs.values()
-        }
+        with self._pools_lock:
+            for spec in self.functions.specs.values():
+                if spec.arn not in self._pools:
+                    self._pools[spec.arn] = FunctionPool(spec, self.max_environments)
         # Cold-start one environment per function up front, in parallel.
         with ThreadPoolExecutor(max_workers=max(1, len(self._pools))) as executor:
             warmed = executor.map(lambda pool: pool.warm(), self._pools.values())
@@ -145,12 +177,16 @@ class LocalCloud:
             self._front_door.stop()
         for runner in self._runners:
             runner.stop()
+        if self.async_invoker is not None:
+            self.async_invoker.stop()
         for pool in self._pools.values():
             pool.close()
         for runner in self._runners:
             runner.join(5.0)
         if self._emulator is not None:
             self._emulator.stop()
+        if self._hook is not None:
+            self._hook.stop()
         if self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
 
@@ -167,8 +203,7 @@ class LocalCloud:
         self, function_arn: str, event: dict[str, Any], trace_id: str | None = None
     ) -> InvokeResult:
         """Invoke a deployed function synchronously in one of its environments."""
-        spec = self.functions.by_arn(function_arn)
-        pool = self._pools.get(spec.arn) if spec else None
+        pool = self._pool(function_arn)
         if pool is None:
             return InvokeResult(
                 error={
@@ -177,6 +212,41 @@ class LocalCloud:
                 }
             )
         return pool.invoke(event, trace_id)
+
+    def _pool(self, function_arn: str) -> FunctionPool | None:
+        """The function's environments; read back from the emulation on first use when the
+        function came up after the catalog was read (or while its stack deploys)."""
+        spec = self.functions.by_arn(function_arn)
+        with self._pools_lock:
+            if spec is not None and spec.arn in self._pools:
+                return self._pools[spec.arn]
+            base = ":".join(function_arn.split(":")[:7])
+            if base in self._pools:
+                return self._pools[base]
+            if self.deployment is None or self._emulator is None or ":function:" not in base:
+                return None
+            loaded = load_function(self.deployment, base, self.aws_url, self.log_dir)
+            if loaded is None:
+                return None
+            pool = self._pools[loaded.arn] = FunctionPool(loaded, self.max_environments)
+            return pool
+
+    def _record_custom_resource_outcome(
+        self, _function_arn: str, event: Any, result: InvokeResult
+    ) -> None:
+        """A custom resource's provider that fails without answering would keep its stack
+        waiting (an hour on AWS): the deployer hears of it at once."""
+        if isinstance(event, dict) and "ResponseURL" in event and not result.ok:
+            key = (str(event.get("StackId")), str(event.get("LogicalResourceId")))
+            self._custom_resource_failures[key] = result.error_summary
+
+    def _can_run(self, function_arn: str) -> bool:
+        return self._pool(function_arn) is not None
+
+    def invoke_async(self, function_arn: str, event: dict[str, Any]) -> str:
+        """Queue an asynchronous invocation (as InvocationType=Event); its request id."""
+        assert self.async_invoker is not None, "start() first"
+        return self.async_invoker.submit(function_arn, event)
 
     # -- what tests and the CLI use -----------------------------------------------------
     def pause_mappings(self) -> None:

@@ -6,8 +6,15 @@ process never imports moto's backends.
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
+
+HOOK_TIMEOUT_S = 960.0  # past Lambda's 15-minute maximum function timeout
 
 
 class _NoEventSourceMappings:
@@ -58,6 +65,138 @@ def speed_up_moto_sqs_clock() -> None:
     sqs_models.unix_time_millis = fast_unix_time_millis  # type: ignore[attr-defined]
 
 
-def apply_moto_patches() -> None:
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def call_hook(hook_url: str, path: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST to the runner's hook; (status, JSON answer)."""
+    data = json.dumps(request).encode()
+    http_request = urllib.request.Request(  # noqa: S310 - the runner's own loopback endpoint
+        hook_url + path, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=HOOK_TIMEOUT_S) as response:  # noqa: S310
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    return status, (json.loads(body) if body else {})
+
+
+def route_lambda_invocations(hook_url: str) -> None:
+    """Hand every invocation moto makes to the runner's execution environments.
+
+    moto calls ``LambdaFunction.invoke`` for the Invoke API, S3 notifications, EventBridge
+    targets, SNS subscriptions and CloudFormation custom resources, and would run the
+    function in Docker. Internal callers pass no request headers: they invoke
+    asynchronously, as the AWS services do; the Invoke API says which type it wants.
+    """
+    from moto.awslambda.exceptions import LambdaClientError  # noqa: PLC0415
+    from moto.awslambda.models import LambdaFunction  # noqa: PLC0415
+    from moto.awslambda.responses import LambdaResponse  # noqa: PLC0415
+
+    class InvokeRefused(LambdaClientError):
+        def __init__(self, status: int, error: str, message: str) -> None:
+            super().__init__(error, message)
+            self.code = status
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str:
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "surrogateescape")
+        internal = not request_headers
+        kind = "Event" if internal else _header(request_headers, "X-Amz-Invocation-Type")
+        kind = kind or "RequestResponse"
+        request = {"function": self.function_arn, "type": kind, "payload": body or "{}"}
+        status, answer = call_hook(hook_url, "/invoke", request)
+        if status >= 400:
+            raise InvokeRefused(
+                status, str(answer.get("errorType")), str(answer.get("errorMessage"))
+            )
+        if kind != "RequestResponse":
+            return ""  # moto answers 202 (Event) or 204 (DryRun) with no payload
+        response_headers["X-Amz-Executed-Version"] = "$LATEST"
+        if "error" in answer:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(answer["error"])
+        return str(answer.get("payload", "null"))
+
+    def invoke_async(self: Any) -> tuple[int, dict[str, str], str]:
+        # The deprecated InvokeAsync API is always asynchronous.
+        function_name = self.path.rstrip("/").rsplit("/", 2)[-2]
+        fn = self.backend.get_function(urllib.parse.unquote(function_name), None)
+        fn.invoke(self.body, {"X-Amz-Invocation-Type": "Event"}, {})
+        return 202, {"status": "202"}, json.dumps({"Status": 202})
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    LambdaResponse.invoke_async = invoke_async  # type: ignore[method-assign]
+
+
+def answer_custom_resources_here(host: str, port: int) -> None:
+    """CloudFormation custom resources get a ResponseURL that reaches this emulation.
+
+    moto builds it from ``settings.moto_server_host()`` (``host.docker.internal``, for
+    Docker) and ``MOTO_PORT``; and it ignores a ``FAILED`` answer, leaving the stack in
+    CREATE_IN_PROGRESS: a failed custom resource now fails the stack with its reason.
+    """
+    from moto import settings  # noqa: PLC0415
+    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
+
+    os.environ["MOTO_PORT"] = str(port)
+    settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
+    original = CloudFormationResponse.process_cfn_response
+
+    def process_cfn_response(self: Any) -> Any:
+        if self._get_param("Status") == "FAILED":
+            stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
+            logical_id = self._get_param("LogicalResourceId")
+            stack.status = "CREATE_FAILED"
+            stack.status_reason = f"{logical_id}: {self._get_param('Reason') or 'FAILED'}"
+            return 200, {"status": 200}, json.dumps("{}")
+        return original(self)
+
+    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
+
+
+class CustomResourceAnswers:
+    """WSGI middleware: a custom resource's answer reaches moto whatever its content type.
+
+    On AWS the ResponseURL is a pre-signed S3 URL that takes any body; a provider that PUTs
+    with urllib's default ``application/x-www-form-urlencoded`` makes moto's server parse
+    the JSON as a form and answer 404, so the stack would wait forever.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith("/cloudformation_") and path.endswith("/cfnresponse"):
+            environ["CONTENT_TYPE"] = ""
+        return self.app(environ, start_response)
+
+
+def create_generic_custom_resources() -> None:
+    """``AWS::CloudFormation::CustomResource`` is a custom resource like ``Custom::*``
+    (moto only knows the latter and skips the former)."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
+
+    original = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        if resource_type == "AWS::CloudFormation::CustomResource":
+            return CustomModel
+        return original(resource_type)
+
+    parsing.resource_class_from_type = resource_class_from_type
+
+
+def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     speed_up_moto_sqs_clock()
+    if hook_url:
+        route_lambda_invocations(hook_url)
+        create_generic_custom_resources()

@@ -9,8 +9,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as targets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -52,6 +56,18 @@ class DataStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
         )
         cdk.CfnOutput(self, "ThingsTableName", value=self.table.table_name)
+        # Uploads: EventBridge notifications on the L1 bucket (no custom resource).
+        self.bucket = s3.Bucket(
+            self, "Uploads", versioned=True, removal_policy=RemovalPolicy.DESTROY
+        )
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+        cdk.CfnOutput(self, "UploadsBucketName", value=self.bucket.bucket_name)
 
 
 class QueueStack(Stack):
@@ -67,6 +83,9 @@ class QueueStack(Stack):
         )
         cdk.CfnOutput(self, "WorkQueueUrl", value=self.queue.queue_url)
         cdk.CfnOutput(self, "WorkDlqUrl", value=self.dlq.queue_url)
+        # Where asynchronous invocations that keep failing end (a Lambda destination).
+        self.async_failures = sqs.Queue(self, "AsyncFailures", enforce_ssl=True)
+        cdk.CfnOutput(self, "AsyncFailuresUrl", value=self.async_failures.queue_url)
 
 
 class ComputeStack(Stack):
@@ -78,6 +97,8 @@ class ComputeStack(Stack):
         vpc: ec2.IVpc,
         table: dynamodb.ITable,
         queue: sqs.IQueue,
+        bucket: s3.IBucket,
+        async_failures: sqs.IQueue,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -149,18 +170,87 @@ class ComputeStack(Stack):
             ),
         )
         cdk.CfnOutput(self, "ApiUrl", value=f"http://{alb.load_balancer_dns_name}/svc/api")
+        # S3 -> EventBridge -> rule -> function, asynchronous: retried, then the destination.
+        notified = lambda_.Function(
+            self,
+            "Notified",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="handler.main",
+            code=lambda_.Code.from_asset(str(HERE / "functions" / "notified")),
+            timeout=Duration.seconds(10),
+            environment={"TABLE_NAME": table.table_name},
+            retry_attempts=2,
+            max_event_age=Duration.minutes(10),
+            on_failure=destinations.SqsDestination(async_failures),
+        )
+        table.grant_write_data(notified)
+        # What the rule could not deliver to its target (its own queue: the rule's policy
+        # on it would otherwise tie the queue stack to this one).
+        rule_dlq = sqs.Queue(self, "RuleDlq", enforce_ssl=True)
+        cdk.CfnOutput(self, "RuleDlqUrl", value=rule_dlq.queue_url)
+        events.Rule(
+            self,
+            "Uploaded",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "object": {"key": [{"prefix": "incoming/"}]},
+                },
+            ),
+            targets=[
+                events_targets.LambdaFunction(
+                    notified, retry_attempts=3, dead_letter_queue=rule_dlq
+                )
+            ],
+        )
+        cdk.CfnOutput(self, "NotifiedFunctionName", value=notified.function_name)
         # A container image (a batch task's, say): the local cloud cannot build images and
         # must say so rather than skip it silently.
         ecr_assets.DockerImageAsset(self, "TaskImage", directory=str(HERE / "image"))
 
 
+class CustomStack(Stack):
+    """Custom resources whose provider is a Python function of the assembly: one answers,
+    one answers FAILED (the local cloud then leaves it out, as one that cannot run)."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        provider = lambda_.Function(
+            self,
+            "Provider",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="handler.main",
+            code=lambda_.Code.from_asset(str(HERE / "functions" / "provider")),
+            timeout=Duration.seconds(10),
+        )
+        greeting = cdk.CustomResource(
+            self, "Greeting", service_token=provider.function_arn, properties={"Name": "sample"}
+        )
+        cdk.CfnOutput(self, "GreetingText", value=greeting.get_att_string("Greeting"))
+        refused = cdk.CustomResource(
+            self, "Refused", service_token=provider.function_arn, properties={"Name": "fail"}
+        )
+        cdk.CfnOutput(self, "RefusedText", value=refused.get_att_string("Greeting"))
+
+
 def synth(outdir: str) -> str:
-    """Synthesize the four stacks into outdir and return the assembly directory."""
+    """Synthesize the sample stacks into outdir and return the assembly directory."""
     app = cdk.App(outdir=outdir)
     net = NetStack(app, "Sample-Net")
     data = DataStack(app, "Sample-Data")
     queue = QueueStack(app, "Sample-Queue")
-    ComputeStack(app, "Sample-Compute", vpc=net.vpc, table=data.table, queue=queue.queue)
+    ComputeStack(
+        app,
+        "Sample-Compute",
+        vpc=net.vpc,
+        table=data.table,
+        queue=queue.queue,
+        bucket=data.bucket,
+        async_failures=queue.async_failures,
+    )
+    CustomStack(app, "Sample-Custom")
     return app.synth().directory
 
 

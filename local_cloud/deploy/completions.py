@@ -1,0 +1,91 @@
+"""What moto's CloudFormation skips, completed through the AWS APIs after each stack.
+
+moto cannot create some resource types (template_prep leaves them out of the deployed
+copy) and ignores some properties of types it does create. For the ones the emulated
+services act on, the template's values are evaluated by moto's own CloudFormation in the
+deployed stack (services/evaluate.py: Ref, Fn::GetAtt, Fn::Sub, Fn::ImportValue... as
+CloudFormation resolves them) and applied with the service's API, each recorded as a
+"patch" difference (emulated, differently). A resource that cannot be completed stays
+reported as left out, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local_cloud.aws import client
+from local_cloud.deploy.differences import Difference
+from local_cloud.services.evaluate import EvaluationError, evaluate
+
+if TYPE_CHECKING:
+    from local_cloud.deploy.deployer import DeployedStack
+    from local_cloud.deploy.template_prep import Omission
+
+EVENT_INVOKE_CONFIG_TYPE = "AWS::Lambda::EventInvokeConfig"
+
+
+class Completer:
+    """Completes one deployed stack from its template (the assembly's, not the copy)."""
+
+    def __init__(
+        self, aws_url: str, region: str, template: dict[str, Any], deployed: DeployedStack
+    ) -> None:
+        self.aws_url = aws_url
+        self.region = region
+        self.template = template
+        self.deployed = deployed
+        self.differences: list[Difference] = []
+        self._types: dict[str, Callable[[str, dict[str, Any]], str]] = {
+            EVENT_INVOKE_CONFIG_TYPE: self._event_invoke_config,
+        }
+
+    def _evaluate(self, value: Any) -> Any:
+        return evaluate(self.aws_url, self.deployed.name, self.region, value)
+
+    def _patch(self, logical_id: str, detail: str) -> None:
+        self.differences.append(Difference("patch", f"{self.deployed.name}/{logical_id}", detail))
+
+    def complete(self, omissions: list[Omission]) -> set[str]:
+        """Create what moto left out (when its type is known here) and apply the properties
+        moto ignores; the logical ids of the left-out resources now created."""
+        done: set[str] = set()
+        resources = self.template.get("Resources", {})
+        for omission in omissions:
+            create = self._types.get(omission.resource_type)
+            if create is None or omission.kind != "unsupported-type":
+                continue
+            properties = resources[omission.logical_id].get("Properties", {})
+            try:
+                detail = create(omission.logical_id, self._evaluate(properties))
+            except (EvaluationError, ClientError, BotoCoreError, KeyError, ValueError) as exc:
+                self.differences.append(
+                    Difference(
+                        "patch",
+                        f"{self.deployed.name}/{omission.logical_id}",
+                        f"{omission.resource_type} could not be completed here: {exc}",
+                    )
+                )
+                continue
+            self._patch(omission.logical_id, detail)
+            done.add(omission.logical_id)
+        return done
+
+    # -- AWS::Lambda::EventInvokeConfig --------------------------------------------------
+    def _event_invoke_config(self, _logical_id: str, properties: dict[str, Any]) -> str:
+        config: dict[str, Any] = {"FunctionName": properties["FunctionName"]}
+        qualifier = properties.get("Qualifier")
+        if qualifier and qualifier != "$LATEST":
+            config["Qualifier"] = qualifier
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in properties:
+                config[key] = int(properties[key])
+        if properties.get("DestinationConfig"):
+            config["DestinationConfig"] = properties["DestinationConfig"]
+        client("lambda", self.aws_url, self.region).put_function_event_invoke_config(**config)
+        return (
+            f"{EVENT_INVOKE_CONFIG_TYPE} put through the Lambda API (moto's CloudFormation "
+            "cannot create it): async retries, event age and destinations apply"
+        )
