@@ -25,6 +25,36 @@ if TYPE_CHECKING:
     from local_cloud.deploy.template_prep import Omission
 
 EVENT_INVOKE_CONFIG_TYPE = "AWS::Lambda::EventInvokeConfig"
+BUCKET_TYPE = "AWS::S3::Bucket"
+# CloudFormation's NotificationConfiguration lists -> the S3 API's, and their ARN keys
+_NOTIFICATION_KINDS = (
+    ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function", "LambdaFunctionArn"),
+    ("QueueConfigurations", "QueueConfigurations", "Queue", "QueueArn"),
+    ("TopicConfigurations", "TopicConfigurations", "Topic", "TopicArn"),
+)
+
+
+def notification_configuration(cfn: dict[str, Any]) -> dict[str, Any]:
+    """A bucket's NotificationConfiguration as PutBucketNotificationConfiguration takes it."""
+    api: dict[str, Any] = {}
+    bridge = cfn.get("EventBridgeConfiguration")
+    if isinstance(bridge, dict) and bridge.get("EventBridgeEnabled", True) in (True, "true"):
+        api["EventBridgeConfiguration"] = {}
+    for cfn_key, api_key, cfn_arn, api_arn in _NOTIFICATION_KINDS:
+        entries = []
+        for entry in cfn.get(cfn_key) or []:
+            converted: dict[str, Any] = {api_arn: entry[cfn_arn], "Events": [entry["Event"]]}
+            rules = ((entry.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+            if rules:
+                converted["Filter"] = {
+                    "Key": {
+                        "FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]
+                    }
+                }
+            entries.append(converted)
+        if entries:
+            api[api_key] = entries
+    return api
 
 
 class Completer:
@@ -71,7 +101,50 @@ class Completer:
                 continue
             self._patch(omission.logical_id, detail)
             done.add(omission.logical_id)
+        self._complete_properties()
         return done
+
+    def _complete_properties(self) -> None:
+        """Properties moto's CloudFormation ignores on resources it did create."""
+        for logical_id, resource in self.template.get("Resources", {}).items():
+            if logical_id not in self.deployed.resources:
+                continue
+            if resource.get("Type") == BUCKET_TYPE:
+                self._bucket(logical_id, resource.get("Properties", {}))
+
+    # -- AWS::S3::Bucket ------------------------------------------------------------------
+    def _bucket(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """Versioning and event notifications (EventBridge, Lambda, SQS, SNS): what the
+        emulated S3 acts on. Lifecycle rules, logging, replication are not applied."""
+        wanted = {
+            k: properties[k]
+            for k in ("VersioningConfiguration", "NotificationConfiguration")
+            if k in properties
+        }
+        if not wanted:
+            return
+        bucket = self.deployed.resources[logical_id][1]
+        s3 = client("s3", self.aws_url, self.region)
+        try:
+            values = self._evaluate(wanted)
+            if "VersioningConfiguration" in values:
+                status = values["VersioningConfiguration"].get("Status", "Suspended")
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+            if "NotificationConfiguration" in values:
+                s3.put_bucket_notification_configuration(
+                    Bucket=bucket,
+                    NotificationConfiguration=notification_configuration(
+                        values["NotificationConfiguration"]
+                    ),
+                )
+        except (EvaluationError, ClientError, BotoCoreError, KeyError) as exc:
+            self._patch(logical_id, f"{', '.join(wanted)} could not be applied here: {exc}")
+            return
+        self._patch(
+            logical_id,
+            f"{' and '.join(wanted)} applied through the S3 API (moto's CloudFormation "
+            "ignores them)",
+        )
 
     # -- AWS::Lambda::EventInvokeConfig --------------------------------------------------
     def _event_invoke_config(self, _logical_id: str, properties: dict[str, Any]) -> str:

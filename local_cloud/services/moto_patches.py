@@ -6,12 +6,16 @@ process never imports moto's backends.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 HOOK_TIMEOUT_S = 960.0  # past Lambda's 15-minute maximum function timeout
@@ -194,9 +198,166 @@ def create_generic_custom_resources() -> None:
     parsing.resource_class_from_type = resource_class_from_type
 
 
+def _iso_seconds(value: Any) -> Any:
+    """EventBridge's event time (moto keeps a float of seconds)."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What a rule target receives: the event, or its Input / InputPath / InputTransformer."""
+    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        node: Any = event
+        for part in str(target["InputPath"]).removeprefix("$").strip(".").split("."):
+            node = node.get(part) if part and isinstance(node, dict) else node
+        return node
+    transformer = target.get("InputTransformer")
+    if transformer:
+        text = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,  # type: ignore[arg-type]
+        )
+        return json.loads(text) if isinstance(text, str) else text
+    return event
+
+
+def deliver_rule_targets_to_lambda(hook_url: str) -> None:
+    """EventBridge rules invoke their Lambda targets (asynchronously, through the runner).
+
+    moto's rules deliver to logs, SQS, archives and buses only: a Lambda target raises
+    NotImplementedError, which moto's S3 notifications swallow. A target the runner cannot
+    invoke (no such function, payload too large) goes to the target's DeadLetterConfig
+    queue with EventBridge's attributes (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE).
+    Disabled rules deliver nothing, as on AWS.
+    """
+    from moto.events.models import Rule  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    original = Rule.send_to_targets
+
+    def dead_letter(rule: Any, target: dict[str, Any], event: Any, code: str, text: str) -> None:
+        arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not arn:
+            return
+        parts = arn.split(":")
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": text,
+        }
+        sqs_backends[parts[4]][parts[3]].send_message(
+            parts[5],
+            json.dumps(event),
+            message_attributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            },
+        )
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not str(getattr(self, "state", None) or "ENABLED").startswith("ENABLED"):
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        lambdas = [t for t in self.targets if str(t.get("Arn", "")).split(":")[2:3] == ["lambda"]]
+        others = [t for t in self.targets if t not in lambdas]
+        event = {k: v for k, v in copy.deepcopy(original_event).items() if k != "ingestion-time"}
+        event["time"] = _iso_seconds(event.get("time"))
+        for target in lambdas:
+            payload = _target_input(target, event) if transform_input else event
+            request = {"function": target["Arn"], "type": "Event", "payload": json.dumps(payload)}
+            try:
+                status, answer = call_hook(hook_url, "/invoke", request)
+            except OSError as exc:
+                status, answer = 500, {"errorType": "ServiceException", "errorMessage": str(exc)}
+            if status >= 400:
+                code = str(answer.get("errorType"))
+                dead_letter(self, target, payload, code, str(answer.get("errorMessage")))
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            original(rest, original_event, transform_input)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+_S3_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+
+
+def send_s3_events_as_aws_does() -> None:
+    """S3's EventBridge notifications, shaped as S3 sends them, to the default bus only.
+
+    moto sends every one with the same id, request id and sequencer, ``time`` as a float,
+    ``eTag`` for ``etag``, ``reason`` "ObjectCreated" (S3 says "PutObject", ...) and to the
+    rules of every bus; S3 sends to the account's default bus of the bucket's region.
+    """
+    from moto.s3 import notifications  # noqa: PLC0415
+
+    sequencer = itertools.count(int(time.time() * 1000) << 16)
+
+    def send(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        from moto.events.models import events_backends  # noqa: PLC0415
+
+        created = "ObjectCreated" in event_name
+        detail_object: dict[str, Any] = {"key": key.name}
+        if created:
+            detail_object.update(size=key.size, etag=key.etag.replace('"', ""))
+        if getattr(bucket, "is_versioned", False) and key.version_id:
+            detail_object["version-id"] = key.version_id
+        detail_object["sequencer"] = f"{next(sequencer):018X}"
+        detail: dict[str, Any] = {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": _S3_REASONS.get(event_name, event_name.split(":")[1]),
+        }
+        if event_name == "s3:ObjectRemoved:DeleteMarkerCreated":
+            detail["deletion-type"] = "Delete Marker Created"
+        elif "ObjectRemoved" in event_name:
+            detail["deletion-type"] = "Permanently Deleted"
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": notifications._detail_type(event_name),
+            "source": "aws.s3",
+            "account": account_id,
+            "time": time.time(),
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": detail,
+        }
+        backend = events_backends[account_id][bucket.region_name]
+        bus = backend.event_buses.get("default")
+        for rule in list(bus.rules.values()) if bus is not None else []:
+            try:
+                rule.send_to_targets(event, transform_input=True)  # type: ignore[arg-type]
+            except Exception:  # noqa: S112 - asynchronous on AWS: never fails the S3 call
+                continue
+
+    notifications._send_event_bridge_message = send
+
+
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     speed_up_moto_sqs_clock()
     if hook_url:
         route_lambda_invocations(hook_url)
         create_generic_custom_resources()
+        deliver_rule_targets_to_lambda(hook_url)
+    send_s3_events_as_aws_does()
