@@ -36,6 +36,7 @@ from local_cloud.services.pollers import (
     SqsMapping,
     load_mappings,
 )
+from local_cloud.services.streams import StreamMapping, StreamRunner, load_stream_mappings
 
 log = logging.getLogger("local_cloud")
 
@@ -77,11 +78,12 @@ class LocalCloud:
         self.functions = FunctionCatalog()
         self.listener: Listener | None = None
         self.mappings: list[SqsMapping] = []
+        self.stream_mappings: list[StreamMapping] = []
         self.warm_errors: dict[str, str] = {}
         self.boot_seconds = 0.0
         self._emulator: Emulator | None = None
         self._front_door: FrontDoor | None = None
-        self._runners: list[MappingRunner] = []
+        self._runners: list[MappingRunner | StreamRunner] = []
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
         self._hook: HookServer | None = None
@@ -167,6 +169,13 @@ class LocalCloud:
             )
             runner.start()
             self._runners.append(runner)
+        self.stream_mappings = load_stream_mappings(self.aws_url, self.deployment.region)
+        for stream_mapping in self.stream_mappings:
+            stream_runner = StreamRunner(
+                stream_mapping, self.invoke, self.aws_url, self.deployment.region
+            )
+            stream_runner.start()
+            self._runners.append(stream_runner)
 
     def stop(self) -> None:
         """Stop everything that was started; safe to call twice."""
@@ -250,7 +259,8 @@ class LocalCloud:
 
     # -- what tests and the CLI use -----------------------------------------------------
     def pause_mappings(self) -> None:
-        """Stop receiving from every mapped queue (returns once no poller is receiving)."""
+        """Stop polling every mapped queue and stream (returns once no poller is
+        receiving or invoking)."""
         for runner in self._runners:
             runner.pause()
 

@@ -85,6 +85,15 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
         + ("on" if m.report_batch_item_failures else "off")
         for m in cloud.mappings
     ]
+    mappings += [
+        f"{m.table_name} stream -> {m.function_name}: batch {m.batch_size}, window "
+        f"{m.batching_window_s:g} s, retries "
+        + ("unlimited" if m.maximum_retry_attempts < 0 else str(m.maximum_retry_attempts))
+        + (", bisect" if m.bisect else "")
+        + (", report failures" if m.report_batch_item_failures else "")
+        + (f", {len(m.filters)} filters" if m.filters else "")
+        for m in cloud.stream_mappings
+    ]
     rows += _capped("mapping", mappings, limit)
     tables = [f"{t}{_output_of(cloud, t)}" for t in cloud.resources(TABLE_TYPE)]
     rows += _capped("table", tables, limit)

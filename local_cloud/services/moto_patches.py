@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 HOOK_TIMEOUT_S = 960.0  # past Lambda's 15-minute maximum function timeout
+MAX_SHARD_ITERATORS = 10_000  # the newest are kept (AWS expires them after 15 minutes)
 
 
 class _NoEventSourceMappings:
@@ -43,6 +44,46 @@ def disable_moto_sqs_delivery() -> None:
     from moto.sqs.models import Queue  # noqa: PLC0415 - moto loads only in the emulation process
 
     Queue.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
+
+
+def stream_dynamodb_changes_without_delivering_them() -> None:
+    """Keep every DynamoDB stream record, in order, for the runner's stream pollers.
+
+    moto invokes a stream's mapped functions itself inside every write (through Docker)
+    and, when that "succeeds", clears the shard's records, after which sequence numbers
+    (``len(records) + start``) start again from the beginning: the same numbers twice.
+    The emulation process switches that delivery off (tables report no mappings, as queues
+    do), numbers records under a lock (concurrent writes could share a number), stamps the
+    table's region (moto writes us-east-1), and bounds the shard iterators moto keeps
+    (one per GetRecords, forever).
+    """
+    import threading  # noqa: PLC0415
+
+    from moto.dynamodb.models.table import StreamRecord, StreamShard, Table  # noqa: PLC0415
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
+
+    Table.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
+    lock = threading.Lock()
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        view = self.table.stream_specification["StreamViewType"]
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        with lock:
+            number = len(self.items) + self.starting_sequence_number
+            record = StreamRecord(self.table, view, event_name, old, new, number)
+            record.record["awsRegion"] = self.table.region_name
+            self.items.append(record)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    original_get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        answer: dict[str, Any] = original_get_records(self, iterator_arn, limit)
+        while len(self.shard_iterators) > MAX_SHARD_ITERATORS:
+            del self.shard_iterators[next(iter(self.shard_iterators))]
+        return answer
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
 
 
 def speed_up_moto_sqs_clock() -> None:
@@ -355,6 +396,7 @@ def send_s3_events_as_aws_does() -> None:
 
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
+    stream_dynamodb_changes_without_delivering_them()
     speed_up_moto_sqs_clock()
     if hook_url:
         route_lambda_invocations(hook_url)

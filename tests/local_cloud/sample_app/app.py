@@ -68,6 +68,16 @@ class DataStack(Stack):
             )
         )
         cdk.CfnOutput(self, "UploadsBucketName", value=self.bucket.bucket_name)
+        # A table whose changes a function consumes from its stream.
+        self.ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name)
 
 
 class QueueStack(Stack):
@@ -86,6 +96,9 @@ class QueueStack(Stack):
         # Where asynchronous invocations that keep failing end (a Lambda destination).
         self.async_failures = sqs.Queue(self, "AsyncFailures", enforce_ssl=True)
         cdk.CfnOutput(self, "AsyncFailuresUrl", value=self.async_failures.queue_url)
+        # Where stream batches the mapping gives up on are described.
+        self.stream_failures = sqs.Queue(self, "StreamFailures", enforce_ssl=True)
+        cdk.CfnOutput(self, "StreamFailuresUrl", value=self.stream_failures.queue_url)
 
 
 class ComputeStack(Stack):
@@ -99,6 +112,8 @@ class ComputeStack(Stack):
         queue: sqs.IQueue,
         bucket: s3.IBucket,
         async_failures: sqs.IQueue,
+        ledger: dynamodb.ITable,
+        stream_failures: sqs.IQueue,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -206,6 +221,34 @@ class ComputeStack(Stack):
             ],
         )
         cdk.CfnOutput(self, "NotifiedFunctionName", value=notified.function_name)
+        # A DynamoDB stream mapping with everything Lambda offers for streams.
+        streamer = lambda_.Function(
+            self,
+            "Streamer",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="handler.main",
+            code=lambda_.Code.from_asset(str(HERE / "functions" / "streamer")),
+            timeout=Duration.seconds(10),
+            environment={"TABLE_NAME": table.table_name},
+        )
+        table.grant_write_data(streamer)
+        amount = {"N": lambda_.FilterRule.exists()}
+        streamer.add_event_source(
+            sources.DynamoEventSource(
+                ledger,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=4,
+                bisect_batch_on_error=True,
+                retry_attempts=2,
+                max_record_age=Duration.hours(1),
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(stream_failures),
+                filters=[
+                    lambda_.FilterCriteria.filter({"dynamodb": {"NewImage": {"amount": amount}}}),
+                    lambda_.FilterCriteria.filter({"dynamodb": {"OldImage": {"amount": amount}}}),
+                ],
+            )
+        )
         # A container image (a batch task's, say): the local cloud cannot build images and
         # must say so rather than skip it silently.
         ecr_assets.DockerImageAsset(self, "TaskImage", directory=str(HERE / "image"))
@@ -249,6 +292,8 @@ def synth(outdir: str) -> str:
         queue=queue.queue,
         bucket=data.bucket,
         async_failures=queue.async_failures,
+        ledger=data.ledger,
+        stream_failures=queue.stream_failures,
     )
     CustomStack(app, "Sample-Custom")
     return app.synth().directory
