@@ -11,6 +11,7 @@ reported as left out, with the reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from local_cloud.deploy.template_prep import Omission
 
 EVENT_INVOKE_CONFIG_TYPE = "AWS::Lambda::EventInvokeConfig"
+SUBSCRIPTION_TYPE = "AWS::SNS::Subscription"
+_SUBSCRIPTION_JSON_ATTRIBUTES = ("RedrivePolicy", "FilterPolicy", "DeliveryPolicy")
 BUCKET_TYPE = "AWS::S3::Bucket"
 # CloudFormation's NotificationConfiguration lists -> the S3 API's, and their ARN keys
 _NOTIFICATION_KINDS = (
@@ -70,6 +73,7 @@ class Completer:
         self.differences: list[Difference] = []
         self._types: dict[str, Callable[[str, dict[str, Any]], str]] = {
             EVENT_INVOKE_CONFIG_TYPE: self._event_invoke_config,
+            SUBSCRIPTION_TYPE: self._subscription,
         }
 
     def _evaluate(self, value: Any) -> Any:
@@ -144,6 +148,32 @@ class Completer:
             logical_id,
             f"{' and '.join(wanted)} applied through the S3 API (moto's CloudFormation "
             "ignores them)",
+        )
+
+    # -- AWS::SNS::Subscription -----------------------------------------------------------
+    def _subscription(self, _logical_id: str, properties: dict[str, Any]) -> str:
+        attributes: dict[str, str] = {}
+        if "RawMessageDelivery" in properties:
+            raw = properties["RawMessageDelivery"]
+            attributes["RawMessageDelivery"] = str(raw in (True, "true", "True")).lower()
+        for key in _SUBSCRIPTION_JSON_ATTRIBUTES:
+            if key in properties:
+                value = properties[key]
+                attributes[key] = value if isinstance(value, str) else json.dumps(value)
+        if "FilterPolicyScope" in properties:
+            attributes["FilterPolicyScope"] = str(properties["FilterPolicyScope"])
+        topic = str(properties["TopicArn"])
+        region = str(properties.get("Region") or topic.split(":")[3] or self.region)
+        client("sns", self.aws_url, region).subscribe(
+            TopicArn=topic,
+            Protocol=str(properties["Protocol"]),
+            Endpoint=str(properties["Endpoint"]),
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )
+        return (
+            f"{SUBSCRIPTION_TYPE} made through the SNS API (moto's CloudFormation cannot "
+            f"create it), with {', '.join(attributes) or 'no attributes'}"
         )
 
     # -- AWS::Lambda::EventInvokeConfig --------------------------------------------------

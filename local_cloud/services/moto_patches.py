@@ -6,6 +6,7 @@ process never imports moto's backends.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -394,6 +395,134 @@ def send_s3_events_as_aws_does() -> None:
     notifications._send_event_bridge_message = send
 
 
+def _sns_lambda_event(
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: Any,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The event SNS sends a Lambda subscriber (moto's has fixed placeholder values)."""
+    topic = subscription.topic.arn
+    now = datetime.now(UTC)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.local/SimpleNotificationService.pem",
+                    "UnsubscribeUrl": f"https://sns.local/?Action=Unsubscribe&SubscriptionArn="
+                    f"{subscription.arn}",
+                    "MessageAttributes": {
+                        name: {"Type": value.get("Type"), "Value": value.get("Value")}
+                        for name, value in (attributes or {}).items()
+                    },
+                },
+            }
+        ]
+    }
+
+
+def deliver_sns_as_aws_does(hook_url: str) -> None:
+    """SNS subscriptions: Lambda through the runner, e-mail to the runner's console.
+
+    moto invokes a Lambda subscriber with a placeholder event (fixed message id and
+    attributes, a 1970 timestamp) and sends nothing for e-mail. Lambda subscribers are
+    invoked asynchronously with SNS's event; e-mail and email-json subscriptions are handed
+    to the runner, which prints one line and appends to ``<log dir>/email.log``. A message
+    SNS cannot deliver (a queue that does not exist, a function that cannot be invoked)
+    goes to the subscription's RedrivePolicy dead-letter queue, as SNS does. SQS
+    subscriptions stay moto's (raw delivery honoured).
+    """
+    from moto.sns.models import Subscription  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    original = Subscription.publish
+
+    def dead_letter(subscription: Any, message: str, message_id: str, subject: Any) -> None:
+        policy = subscription.attributes.get("RedrivePolicy")
+        if not policy:
+            return
+        arn = json.loads(policy).get("deadLetterTargetArn", "")
+        parts = arn.split(":")
+        envelope = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": subscription.topic.arn,
+            "Subject": subject,
+            "Message": message,
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        }
+        with contextlib.suppress(Exception):  # an undeliverable DLQ loses it, as on AWS
+            sqs_backends[parts[4]][parts[3]].send_message(parts[5], json.dumps(envelope))
+
+    def publish(  # noqa: PLR0917 - moto's signature
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: Any = None,
+        message_attributes: Any = None,
+        group_id: Any = None,
+        deduplication_id: Any = None,
+        message_structure: Any = None,
+    ) -> None:
+        protocol = self.protocol
+        if protocol not in {"lambda", "email", "email-json"}:
+            try:
+                original(
+                    self,
+                    message,
+                    message_id,
+                    subject=subject,
+                    message_attributes=message_attributes,
+                    group_id=group_id,
+                    deduplication_id=deduplication_id,
+                    message_structure=message_structure,
+                )
+            except Exception:
+                if protocol != "sqs":
+                    raise
+                dead_letter(self, message, message_id, subject)
+            return
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, protocol)
+        if protocol == "lambda":
+            event = _sns_lambda_event(self, message, message_id, subject, message_attributes)
+            request = {"function": self.endpoint, "type": "Event", "payload": json.dumps(event)}
+            try:
+                status, _ = call_hook(hook_url, "/invoke", request)
+            except OSError:
+                status = 500
+            if status >= 400:
+                dead_letter(self, message, message_id, subject)
+            return
+        note = {
+            "topic": self.topic.arn,
+            "endpoint": self.endpoint,
+            "protocol": protocol,
+            "subject": subject,
+            "message": message,
+            "message_id": message_id,
+        }
+        with contextlib.suppress(OSError):  # the runner is stopping
+            call_hook(hook_url, "/email", note)
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     stream_dynamodb_changes_without_delivering_them()
@@ -402,4 +531,5 @@ def apply_moto_patches(hook_url: str | None = None) -> None:
         route_lambda_invocations(hook_url)
         create_generic_custom_resources()
         deliver_rule_targets_to_lambda(hook_url)
+        deliver_sns_as_aws_does(hook_url)
     send_s3_events_as_aws_does()

@@ -15,6 +15,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -99,6 +101,20 @@ class QueueStack(Stack):
         # Where stream batches the mapping gives up on are described.
         self.stream_failures = sqs.Queue(self, "StreamFailures", enforce_ssl=True)
         cdk.CfnOutput(self, "StreamFailuresUrl", value=self.stream_failures.queue_url)
+        # A topic fanning out to a queue (raw delivery, a subscription dead-letter queue)
+        # and an e-mail address; the compute stack adds a function.
+        self.topic = sns.Topic(self, "Alerts")
+        inbox = sqs.Queue(self, "AlertInbox", enforce_ssl=True)
+        undeliverable = sqs.Queue(self, "AlertUndeliverable", enforce_ssl=True)
+        self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                inbox, raw_message_delivery=True, dead_letter_queue=undeliverable
+            )
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription("ops@example.com"))
+        cdk.CfnOutput(self, "AlertsTopicArn", value=self.topic.topic_arn)
+        cdk.CfnOutput(self, "AlertInboxUrl", value=inbox.queue_url)
+        cdk.CfnOutput(self, "AlertUndeliverableUrl", value=undeliverable.queue_url)
 
 
 class ComputeStack(Stack):
@@ -114,6 +130,7 @@ class ComputeStack(Stack):
         async_failures: sqs.IQueue,
         ledger: dynamodb.ITable,
         stream_failures: sqs.IQueue,
+        topic: sns.ITopic,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -221,6 +238,7 @@ class ComputeStack(Stack):
             ],
         )
         cdk.CfnOutput(self, "NotifiedFunctionName", value=notified.function_name)
+        topic.add_subscription(subscriptions.LambdaSubscription(notified))
         # A DynamoDB stream mapping with everything Lambda offers for streams.
         streamer = lambda_.Function(
             self,
@@ -294,6 +312,7 @@ def synth(outdir: str) -> str:
         async_failures=queue.async_failures,
         ledger=data.ledger,
         stream_failures=queue.stream_failures,
+        topic=queue.topic,
     )
     CustomStack(app, "Sample-Custom")
     return app.synth().directory
