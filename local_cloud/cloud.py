@@ -24,6 +24,7 @@ from local_cloud.deploy.assembly import Assembly, load_assembly
 from local_cloud.deploy.deployer import Deployer, Deployment
 from local_cloud.deploy.differences import Difference
 from local_cloud.services.alb import Listener, choose_listener, load_listeners
+from local_cloud.services.edge import Distribution, EdgeDoor, load_distributions
 from local_cloud.services.emulator import Emulator, start_emulator
 from local_cloud.services.environments import FunctionPool, InvokeResult
 from local_cloud.services.faults import request_faults
@@ -50,6 +51,7 @@ class LocalCloud:
         *,
         http_port: int = 8080,
         aws_port: int = 4566,
+        edge_port: int = 8081,
         host: str = "127.0.0.1",
         fault_rate: float = 0.0,
         fault_seed: int | None = None,
@@ -65,6 +67,7 @@ class LocalCloud:
         self.assembly_dir = Path(assembly_dir)
         self.http_port = http_port
         self.aws_port = aws_port
+        self.edge_port = edge_port
         self.host = host
         self.fault_rate = fault_rate
         self.fault_seed = fault_seed
@@ -83,6 +86,8 @@ class LocalCloud:
         self.boot_seconds = 0.0
         self._emulator: Emulator | None = None
         self._front_door: FrontDoor | None = None
+        self._edge_door: EdgeDoor | None = None
+        self.distributions: list[Distribution] = []
         self._runners: list[MappingRunner | StreamRunner] = []
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
@@ -162,6 +167,13 @@ class LocalCloud:
         if self.listener is not None:
             self._front_door = FrontDoor(self.listener, self.invoke, self.host, self.http_port)
             self._front_door.start()
+        self.distributions = load_distributions(self.assembly, self.aws_url, self.region)
+        if self.distributions:
+            origin = self._front_door.url if self._front_door is not None else None
+            self._edge_door = EdgeDoor(
+                self.distributions[0], self.invoke, origin, self.host, self.edge_port
+            )
+            self._edge_door.start()
         self.mappings = load_mappings(self.aws_url, self.deployment.region)
         for mapping in self.mappings:
             runner = MappingRunner(
@@ -182,6 +194,8 @@ class LocalCloud:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self._edge_door is not None:
+            self._edge_door.stop()
         if self._front_door is not None:
             self._front_door.stop()
         for runner in self._runners:
@@ -279,6 +293,16 @@ class LocalCloud:
         return self._front_door.url
 
     @property
+    def edge_url(self) -> str:
+        assert self._edge_door is not None, "no CloudFront distribution in the assembly"
+        return self._edge_door.url
+
+    @property
+    def edge(self) -> Distribution | None:
+        """The distribution the edge door plays (the assembly's first), if any."""
+        return self._edge_door.distribution if self._edge_door is not None else None
+
+    @property
     def region(self) -> str:
         assert self.deployment is not None, "start() first"
         return self.deployment.region
@@ -306,7 +330,12 @@ class LocalCloud:
     def differences(self) -> list[Difference]:
         """Everything left out, stood in or worked around (the banner's summary, `status`)."""
         assert self.deployment is not None, "start() first"
-        return [*self.deployment.differences, *self.functions.differences]
+        edge = [
+            Difference("patch", f"{d.stack}/{d.logical_id} (edge door)", problem)
+            for d in self.distributions
+            for problem in d.differences
+        ]
+        return [*self.deployment.differences, *self.functions.differences, *edge]
 
     def resources(self, resource_type: str) -> list[str]:
         """Physical ids of every deployed resource of a CloudFormation type."""

@@ -68,6 +68,23 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
         )
     else:
         rows.append(("front door", "none: the assembly has no load balancer listener"))
+    if cloud.edge is not None:
+        edge = cloud.edge
+        functions_at_edge = sorted(
+            {
+                arn.rsplit(":", 1)[-1]
+                for b in edge.behaviors
+                for arn in (b.viewer_request, b.viewer_response)
+                if arn
+            }
+        )
+        rows.append(
+            (
+                "edge door",
+                f"{cloud.edge_url} (CloudFront {edge.logical_id}: "
+                f"{', '.join(functions_at_edge) or 'no functions'} -> front door)",
+            )
+        )
     rows.append(("AWS API", f"{cloud.aws_url} (any credentials work)"))
     functions = []
     for spec in cloud.functions.specs.values():

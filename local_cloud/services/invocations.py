@@ -246,7 +246,15 @@ class AsyncInvoker:
         if self._on_outcome is not None:
             self._on_outcome(item.function_arn, item.payload, result)
         if result.ok:
-            log.info("async %s: ok on attempt %d (%.0f ms)", name, item.attempts, elapsed)
+            # a custom resource's provider answering during a deploy is not worth a line
+            deploying = isinstance(item.payload, dict) and "ResponseURL" in item.payload
+            log.log(
+                logging.DEBUG if deploying else logging.INFO,
+                "async %s: ok on attempt %d (%.0f ms)",
+                name,
+                item.attempts,
+                elapsed,
+            )
             self._finish(item, "Success", result)
             return
         retries_left = config.maximum_retry_attempts - (item.attempts - 1)

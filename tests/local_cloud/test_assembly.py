@@ -31,7 +31,7 @@ def test_every_code_asset_is_found_with_its_object_key(sample_assembly):
     zips = [a for a in assembly.file_assets() if a.packaging == "zip"]
 
     handlers = sorted(p.name for a in zips for p in a.source.glob("handler.py"))
-    assert handlers == ["handler.py"] * 5  # five functions, same module name
+    assert handlers == ["handler.py"] * 6  # six functions, same module name
     assert any((a.source / "python" / "sample_shared").is_dir() for a in zips)
     for asset in zips:
         assert assembly.asset_for_key(asset.object_key) == asset

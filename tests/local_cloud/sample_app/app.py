@@ -4,6 +4,8 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -202,6 +204,50 @@ class ComputeStack(Stack):
             ),
         )
         cdk.CfnOutput(self, "ApiUrl", value=f"http://{alb.load_balancer_dns_name}/svc/api")
+        # CloudFront in front of the ALB: a Lambda@Edge viewer request, security headers.
+        viewer_request = cloudfront.experimental.EdgeFunction(
+            self,
+            "ViewerRequest",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="handler.main",
+            code=lambda_.Code.from_asset(str(HERE / "functions" / "edge")),
+        )
+        security = cloudfront.ResponseHeadersPolicy(
+            self,
+            "Security",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365),
+                    include_subdomains=True,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy="default-src 'none'", override=False
+                ),
+            ),
+        )
+        distribution = cloudfront.Distribution(
+            self,
+            "Edge",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.VpcOrigin.with_application_load_balancer(alb),
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                response_headers_policy=security,
+                edge_lambdas=[
+                    cloudfront.EdgeLambda(
+                        function_version=viewer_request.current_version,
+                        event_type=cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+                        include_body=True,
+                    )
+                ],
+            ),
+        )
+        cdk.CfnOutput(self, "EdgeUrl", value=f"https://{distribution.distribution_domain_name}")
         # S3 -> EventBridge -> rule -> function, asynchronous: retried, then the destination.
         notified = lambda_.Function(
             self,
@@ -299,12 +345,15 @@ class CustomStack(Stack):
 def synth(outdir: str) -> str:
     """Synthesize the sample stacks into outdir and return the assembly directory."""
     app = cdk.App(outdir=outdir)
-    net = NetStack(app, "Sample-Net")
-    data = DataStack(app, "Sample-Data")
-    queue = QueueStack(app, "Sample-Queue")
+    # A region of their own (Lambda@Edge functions need one; us-east-1 keeps them here)
+    env = cdk.Environment(region="us-east-1")
+    net = NetStack(app, "Sample-Net", env=env)
+    data = DataStack(app, "Sample-Data", env=env)
+    queue = QueueStack(app, "Sample-Queue", env=env)
     ComputeStack(
         app,
         "Sample-Compute",
+        env=env,
         vpc=net.vpc,
         table=data.table,
         queue=queue.queue,
@@ -314,7 +363,7 @@ def synth(outdir: str) -> str:
         stream_failures=queue.stream_failures,
         topic=queue.topic,
     )
-    CustomStack(app, "Sample-Custom")
+    CustomStack(app, "Sample-Custom", env=env)
     return app.synth().directory
 
 
