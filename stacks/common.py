@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Final
 
 import jsii
 from aws_cdk import (
@@ -18,6 +19,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from stacks.settings import Settings
+
+# Where the runtime code lives; stacks refer to it only as asset paths.
+LAMBDAS_DIR: Final = Path(__file__).resolve().parent.parent / "lambdas"
+# Byte-identical assets give identical hashes: keep interpreter caches out. Everything
+# else ships, `__init__.py` too, so the layer is exactly the package the tests import
+# (tests/infra/test_assets.py imports each handler from the synthesized assets alone).
+ASSET_EXCLUDES: Final = ["__pycache__", "*.pyc"]
 
 
 def stack_props(settings: Settings, part: str) -> dict[str, Any]:

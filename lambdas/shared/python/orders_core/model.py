@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from orders_core.jsonutil import InvalidJson, dumps_json, parse_json
 from orders_core.limits import (
@@ -31,6 +31,7 @@ from orders_core.limits import (
     MAX_NESTING_DEPTH,
     MAX_QTY,
 )
+from orders_core.money import Amount, Currency
 from orders_core.versioning import (
     ACCEPTED_AT_PATTERN,
     REQUEST_ID_PATTERN,
@@ -136,6 +137,24 @@ def _key_text(text: str, field: str) -> str:
     return text
 
 
+def id_text(value: Any, field: str) -> str:
+    """A client-chosen identifier: non-blank storable text (at most 256 characters) or an
+    integer, kept as its decimal string (so 123 and "123" are the same customer)."""
+    # bool is an int in Python, but true is not an identifier.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PydanticCustomError(
+            f"{field}_type", f"{field} must be a non-empty string or an integer"
+        )
+    return _key_text(value if isinstance(value, str) else str(value), field)
+
+
+def _check_customer_id(value: Any) -> str:
+    return id_text(value, "customer_id")
+
+
+CustomerId = Annotated[str, BeforeValidator(_check_customer_id)]
+"""The customer an amount counts toward, in orders and in files alike."""
+
 ExtraValue = Annotated[Any, BeforeValidator(_check_extra_value)]
 # A field that is present only to refuse it, so the error names the field.
 Reserved = Annotated[None, BeforeValidator(_reject_reserved)]
@@ -155,6 +174,11 @@ class Order(BaseModel):
     order_id: str
     item: str
     qty: int | None = None
+    # The ledger (orders_core.money): both or neither of customer_id and amount; currency
+    # is checked against context={"ledger_currency": ...} (money.validation_context).
+    customer_id: CustomerId | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
 
     # System attributes (Stamp's fields): refused with a precise location when sent.
     accepted_at: Reserved = Field(default=None, exclude=True, repr=False)
@@ -179,6 +203,21 @@ class Order(BaseModel):
                 f"field names must be 1-{MAX_FIELD_NAME_CHARS} characters of storable text",
             )
         return data
+
+    @model_validator(mode="after")
+    def _check_ledger_fields(self) -> Self:
+        """customer_id and amount come together; the error names the missing one."""
+        if (self.customer_id is None) == (self.amount is None):
+            return self
+        missing, given = (
+            ("customer_id", "amount") if self.customer_id is None else ("amount", "customer_id")
+        )
+        error = PydanticCustomError(
+            "ledger_fields", f"{missing} is required when {given} is given (both or neither)"
+        )
+        raise ValidationError.from_exception_data(
+            type(self).__name__, [InitErrorDetails(type=error, loc=(missing,), input=None)]
+        )
 
     @field_validator("order_id", mode="before")
     @classmethod
@@ -218,6 +257,10 @@ class Order(BaseModel):
         result: dict[str, Any] = {"order_id": self.order_id, "item": self.item}
         if self.qty is not None:
             result["qty"] = self.qty
+        for name in ("customer_id", "amount", "currency"):
+            value = getattr(self, name)
+            if value is not None:
+                result[name] = value
         result.update(self.model_extra or {})
         return result
 
@@ -280,8 +323,12 @@ class AcceptedOrder(BaseModel):
         return self.to_message()
 
     @classmethod
-    def from_message_body(cls, body: str) -> Self:
-        """Parse and validate a queue message; raises InvalidMessage if it can never succeed."""
+    def from_message_body(cls, body: str, *, context: dict[str, Any] | None = None) -> Self:
+        """Parse and validate a queue message; raises InvalidMessage if it can never succeed.
+
+        ``context`` is the order's validation context (money.validation_context): an
+        order carrying ``currency`` needs it.
+        """
         try:
             data = parse_json(body)
         except InvalidJson as exc:
@@ -295,7 +342,7 @@ class AcceptedOrder(BaseModel):
         except ValidationError as exc:
             raise InvalidMessage("invalid_stamp", summarize(exc)) from None
         try:
-            order = Order.model_validate(order_fields)
+            order = Order.model_validate(order_fields, context=context)
         except ValidationError as exc:
             raise InvalidMessage("invalid_order", summarize(exc)) from None
         return cls(order=order, stamp=stamp)

@@ -32,6 +32,23 @@ class MetricName(StrEnum):
     RECORDS_FAILED = "RecordsFailed"  # dimension "reason"
     WRITE_RETRIES = "WriteRetries"
     DEAD_LETTERED = "OrdersDeadLettered"  # failed on the last receive: the DLQ takes it
+    # files (the ledger's file processor)
+    FILES_PROCESSED = "FilesProcessed"  # read to the end (or unreadable), reported, moved
+    FILES_UNREADABLE = "FilesUnreadable"  # binary, not UTF-8, no header, over the size limit
+    FILES_FAILED = "FilesFailed"  # raised: Lambda retries, then the on-failure destination
+    FILES_SKIPPED = "FilesSkipped"  # superseded version, already moved, or not under incoming/
+    FILE_LINES_READ = "FileLinesRead"
+    FILE_LINES_ACCEPTED = "FileLinesAccepted"
+    FILE_LINES_REJECTED = "FileLinesRejected"
+    FILE_WRITE_RETRIES = "FileWriteRetries"  # BatchWriteItem / UpdateItem retries
+    # aggregator (the ledger's totals)
+    LEDGER_RECORDS_APPLIED = "LedgerRecordsApplied"  # a posting changed (totals moved or not)
+    LEDGER_RECORDS_SKIPPED = "LedgerRecordsSkipped"  # already applied: duplicate or stale
+    LEDGER_RECORDS_INVALID = "LedgerRecordsInvalid"  # image without a valid amount: counts 0
+    LEDGER_RECORDS_FAILED = "LedgerRecordsFailed"  # reported in batchItemFailures
+    LEDGER_CONFLICT_RETRIES = "LedgerConflictRetries"  # condition/transaction conflicts
+    LEDGER_THROTTLE_RETRIES = "LedgerThrottleRetries"
+    HIGH_BALANCE_ALERTS = "HighBalanceAlertsPublished"
 
 
 def configure(settings: CommonSettings) -> None:

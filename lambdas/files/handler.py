@@ -1,0 +1,45 @@
+"""Files: EventBridge "Object Created" (files bucket, incoming/) -> transactions + customers.
+
+Invoked asynchronously: raising makes Lambda retry the event, then hand it (with the
+error) to the on-failure destination. Every step is idempotent, so a retry re-does the
+file safely. Handler string ``handler.lambda_handler``; no relative imports.
+"""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders_core.files.event import ObjectCreatedEvent
+from orders_core.files.service import FileService, build_service
+from orders_core.files.settings import FilesSettings
+from orders_core.observability import MetricName, configure, count, logger, metrics, tracer
+from orders_core.settings import load_settings
+
+
+@cache
+def get_settings() -> FilesSettings:
+    return load_settings(FilesSettings)
+
+
+@cache
+def get_service() -> FileService:
+    """Built on the first invocation and kept for the container's life."""
+    return build_service(get_settings())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
+    configure(get_settings())  # a missing variable fails here, before the file is touched
+    ref = ObjectCreatedEvent.parse(event)
+    try:
+        outcome = get_service().process(ref, remaining_ms=context.get_remaining_time_in_millis)
+    except Exception as exc:
+        # Retried by Lambda (async invoke), then the on-failure destination keeps the event.
+        logger.exception(
+            "file failed, lambda retries it", key=ref.key, error_type=type(exc).__name__
+        )
+        count(MetricName.FILES_FAILED)
+        raise
+    return outcome.summary()

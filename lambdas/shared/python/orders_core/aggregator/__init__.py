@@ -1,0 +1,1 @@
+"""The aggregator's logic (orders-aggregator): table streams -> totals + alerts."""

@@ -1,0 +1,10 @@
+"""The compute stack's capabilities, one construct each.
+
+- `functions.PythonFunctions`: the shared layers and the one factory for every function
+- `api.ApiLoadBalancer`: the ALB, its listeners, access logs, optional WAF, routes
+- `ingest.Ingest`: POST orders -> the orders queue
+- `process.Processing`: the orders queue -> the orders table
+
+`capability.Capability` keeps each resource's logical id what it would be without the
+construct around it (see its module doc).
+"""
