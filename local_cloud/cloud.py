@@ -93,7 +93,6 @@ class LocalCloud:
         self._pools_lock = threading.Lock()
         self._hook: HookServer | None = None
         self.async_invoker: AsyncInvoker | None = None
-        self._custom_resource_failures: dict[tuple[str, str], str] = {}
         self._work_dir: Path | None = None
         self._stopped = threading.Event()
 
@@ -140,16 +139,8 @@ class LocalCloud:
             self.aws_url,
             lambda arn: arn.split(":")[3] or self.region,
             self.async_retry_scale,
-            on_outcome=self._record_custom_resource_outcome,
         )
-        Deployer(
-            self.assembly,
-            self.aws_url,
-            self._work_dir,
-            custom_resource_failed=lambda stack_id, lid: self._custom_resource_failures.get(
-                (stack_id, lid)
-            ),
-        ).deploy(self.deployment)
+        Deployer(self.assembly, self.aws_url, self._work_dir).deploy(self.deployment)
         self.functions = load_functions(self.deployment, self.aws_url, self.log_dir)
         with self._pools_lock:
             for spec in self.functions.specs.values():
@@ -253,15 +244,6 @@ class LocalCloud:
                 return None
             pool = self._pools[loaded.arn] = FunctionPool(loaded, self.max_environments)
             return pool
-
-    def _record_custom_resource_outcome(
-        self, _function_arn: str, event: Any, result: InvokeResult
-    ) -> None:
-        """A custom resource's provider that fails without answering would keep its stack
-        waiting (an hour on AWS): the deployer hears of it at once."""
-        if isinstance(event, dict) and "ResponseURL" in event and not result.ok:
-            key = (str(event.get("StackId")), str(event.get("LogicalResourceId")))
-            self._custom_resource_failures[key] = result.error_summary
 
     def _can_run(self, function_arn: str) -> bool:
         return self._pool(function_arn) is not None

@@ -14,9 +14,7 @@ import io
 import json
 import logging
 import re
-import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from local_cloud.deploy.template_prep import (
     SsmSeed,
     prepare_template,
 )
+from local_cloud.services.moto_patches import CUSTOM_RESOURCE_FAILED
 
 log = logging.getLogger("local_cloud")
 
@@ -45,11 +44,6 @@ FUNCTION_TYPE = "AWS::Lambda::Function"
 LAYER_TYPE = "AWS::Lambda::LayerVersion"
 TARGET_GROUP_TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LOAD_BALANCER_TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-# How long a stack may wait for its custom resources' answers (providers that fail are
-# reported sooner, through custom_resource_failed)
-CUSTOM_RESOURCE_WAIT_S = 120.0
-# (stack id, logical id) -> why its provider failed, or None while it has not
-CustomResourceFailed = Callable[[str, str], str | None]
 
 
 class DeployError(Exception):
@@ -137,11 +131,9 @@ class Deployer:
         assembly: Assembly,
         endpoint_url: str,
         work_dir: Path,
-        custom_resource_failed: CustomResourceFailed = lambda _stack, _logical_id: None,
     ) -> None:
         self.assembly = assembly
         self.endpoint_url = endpoint_url
-        self._custom_resource_failed = custom_resource_failed
         self.region = assembly.region
         self.account_id = ACCOUNT_ID
         self.work_dir = work_dir
@@ -322,13 +314,19 @@ class Deployer:
                 Capabilities=ALL_CAPABILITIES,
             )
         except ClientError as exc:
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            if message.startswith(CUSTOM_RESOURCE_FAILED):
+                logical_id, _, reason = message.removeprefix(
+                    CUSTOM_RESOURCE_FAILED + ": "
+                ).partition(": ")
+                raise CustomResourceError(logical_id, reason) from exc
             raise DeployError(f"stack {name}: {exc}") from exc
         except Exception as exc:  # moto answers 500 when a resource crashes it
             raise DeployError(
                 f"stack {name}: moto's CloudFormation crashed on a resource of it (its "
                 f"traceback is above): {type(exc).__name__}"
             ) from exc
-        described = self._wait_for_custom_resources(name, answer["StackId"], template)
+        described = self._cfn.describe_stacks(StackName=answer["StackId"])["Stacks"][0]
         status = described["StackStatus"]
         if status != "CREATE_COMPLETE":
             reason = described.get("StackStatusReason", "")
@@ -342,37 +340,6 @@ class Deployer:
                     summary.get("PhysicalResourceId", ""),
                 )
         return DeployedStack(name=name, outputs=outputs, resources=resources)
-
-    def _wait_for_custom_resources(
-        self, name: str, stack_id: str, template: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The stack once its custom resources answered (moto keeps it CREATE_IN_PROGRESS
-        until then); raises CustomResourceError for one that failed or never answered."""
-        custom = [
-            lid
-            for lid, res in template.get("Resources", {}).items()
-            if str(res.get("Type", "")).startswith("Custom::")
-            or res.get("Type") == "AWS::CloudFormation::CustomResource"
-        ]
-        deadline = time.monotonic() + CUSTOM_RESOURCE_WAIT_S
-        while True:
-            described: dict[str, Any] = self._cfn.describe_stacks(StackName=name)["Stacks"][0]
-            status = described["StackStatus"]
-            if status != "CREATE_IN_PROGRESS" or not custom:
-                reason = str(described.get("StackStatusReason") or "")
-                lid = reason.split(":", 1)[0]
-                if status == "CREATE_FAILED" and lid in custom:
-                    raise CustomResourceError(lid, reason.split(":", 1)[1].strip())
-                return described
-            for lid in custom:
-                why = self._custom_resource_failed(stack_id, lid)
-                if why:
-                    raise CustomResourceError(lid, why)
-            if time.monotonic() > deadline:
-                raise CustomResourceError(
-                    custom[0], f"no answer within {CUSTOM_RESOURCE_WAIT_S:.0f} s"
-                )
-            time.sleep(0.2)
 
     @staticmethod
     def _record_skipped(

@@ -178,7 +178,7 @@ class _Resolver:
 
     def _parameter(self, reader: dict[str, Any]) -> str | None:
         """What CDK's cross-region SSM reader would read (its provider is Node.js)."""
-        props = reader.get("Properties", {}).get("ReaderProps") or {}
+        props = reader.get("Properties", {})
         name = props.get("ParameterName")
         for region in (props.get("Region"), self.region):
             if not name or not region:

@@ -146,14 +146,11 @@ class AsyncInvoker:
         aws_url: str,
         region_of: Callable[[str], str],
         retry_scale: float = 1.0,
-        on_outcome: Callable[[str, Any, InvokeResult], None] | None = None,
     ) -> None:
-        """on_outcome(function ARN, event, result) hears of every attempt."""
         self._invoke = invoke
         self._aws_url = aws_url
         self._region_of = region_of
         self.retry_scale = retry_scale
-        self._on_outcome = on_outcome
         self._queues: dict[str, list[_Queued]] = {}
         self._cond = threading.Condition()
         self._seq = itertools.count()
@@ -243,18 +240,8 @@ class AsyncInvoker:
         started = time.monotonic()
         result = self._invoke(item.function_arn, item.payload)
         elapsed = (time.monotonic() - started) * 1000
-        if self._on_outcome is not None:
-            self._on_outcome(item.function_arn, item.payload, result)
         if result.ok:
-            # a custom resource's provider answering during a deploy is not worth a line
-            deploying = isinstance(item.payload, dict) and "ResponseURL" in item.payload
-            log.log(
-                logging.DEBUG if deploying else logging.INFO,
-                "async %s: ok on attempt %d (%.0f ms)",
-                name,
-                item.attempts,
-                elapsed,
-            )
+            log.info("async %s: ok on attempt %d (%.0f ms)", name, item.attempts, elapsed)
             self._finish(item, "Success", result)
             return
         retries_left = config.maximum_retry_attempts - (item.attempts - 1)

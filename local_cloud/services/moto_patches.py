@@ -180,28 +180,101 @@ def route_lambda_invocations(hook_url: str) -> None:
     LambdaResponse.invoke_async = invoke_async  # type: ignore[method-assign]
 
 
+CUSTOM_RESOURCE_FAILED = "custom resource failed here"  # the deployer looks for this
+
+
+def wait_for_custom_resources(hook_url: str) -> None:
+    """A custom resource is created once its provider has answered, as CloudFormation does.
+
+    moto invokes the provider in a thread and goes on creating the resources that read its
+    attributes, which then get None (a security group rule from a looked-up prefix list
+    crashes moto). The provider now runs through the runner before moto goes on; its
+    answer (PUT to the ResponseURL during the run) completes the resource. A provider that
+    fails, answers FAILED or returns without answering fails the stack with
+    ``CUSTOM_RESOURCE_FAILED`` and the reason, which the deployer reports (and then
+    deploys the stack without that resource). Providers are run once here: CloudFormation
+    invokes them asynchronously, with Lambda's retries.
+    """
+    from moto import settings  # noqa: PLC0415
+    from moto.awslambda.utils import get_backend  # noqa: PLC0415
+    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
+    from moto.cloudformation.exceptions import ValidationError  # noqa: PLC0415
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        logical_id, stack_id = kwargs["LogicalId"], kwargs["StackId"]
+        properties = cloudformation_json["Properties"]
+        token = properties["ServiceToken"]
+        function = get_backend(account_id, region_name).get_function(token)
+        resource = cls(region_name, str(uuid.uuid4()), logical_id, resource_name)
+        stack = cloudformation_backends[account_id][region_name].get_stack(stack_id)
+        stack.add_custom_resource(resource)
+        host = f"{settings.moto_server_host()}:{settings.moto_server_port()}"
+        event = {
+            "RequestType": "Create",
+            "ServiceToken": token,
+            "ResponseURL": f"{host}/cloudformation_{region_name}/cfnresponse?stack={stack_id}",
+            "StackId": stack_id,
+            "RequestId": resource.request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": kwargs["ResourceType"],
+            "ResourceProperties": properties,
+        }
+        request = {
+            "function": function.function_arn,
+            "type": "RequestResponse",
+            "payload": json.dumps(event),
+        }
+        status, answer = call_hook(hook_url, "/invoke", request)
+        why = None
+        if status >= 400 or "error" in answer:
+            error = answer.get("error", answer)
+            why = f"{error.get('errorType')}: {error.get('errorMessage')}"
+        elif stack.status == "CREATE_FAILED":
+            why = str(getattr(stack, "status_reason", None) or "FAILED").split(": ", 1)[-1]
+        elif not resource.is_created():
+            why = "its provider returned without answering CloudFormation"
+        if why:
+            raise ValidationError(message=f"{CUSTOM_RESOURCE_FAILED}: {logical_id}: {why}")
+        return resource
+
+    CustomModel.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
 def answer_custom_resources_here(host: str, port: int) -> None:
     """CloudFormation custom resources get a ResponseURL that reaches this emulation.
 
     moto builds it from ``settings.moto_server_host()`` (``host.docker.internal``, for
-    Docker) and ``MOTO_PORT``; and it ignores a ``FAILED`` answer, leaving the stack in
-    CREATE_IN_PROGRESS: a failed custom resource now fails the stack with its reason.
+    Docker) and ``MOTO_PORT``; it ignores a ``FAILED`` answer (the stack waited forever):
+    a failed custom resource now fails the stack with its reason.
     """
     from moto import settings  # noqa: PLC0415
     from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
 
     os.environ["MOTO_PORT"] = str(port)
     settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
-    original = CloudFormationResponse.process_cfn_response
 
     def process_cfn_response(self: Any) -> Any:
-        if self._get_param("Status") == "FAILED":
-            stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
-            logical_id = self._get_param("LogicalResourceId")
+        # The answer only records the outcome: the custom resource's create (which waits
+        # for it, wait_for_custom_resources) goes on with the stack. moto's own handler
+        # would create the stack's remaining resources from inside this request, the
+        # custom resource again among them.
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
+        logical_id = self._get_param("LogicalResourceId")
+        if self._get_param("Status") == "SUCCESS":
+            stack.get_custom_resource(logical_id).set_data(self._get_param("Data") or {})
+        else:
             stack.status = "CREATE_FAILED"
             stack.status_reason = f"{logical_id}: {self._get_param('Reason') or 'FAILED'}"
-            return 200, {"status": 200}, json.dumps("{}")
-        return original(self)
+        return 200, {"status": 200}, json.dumps("{}")
 
     CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
 
@@ -523,13 +596,111 @@ def deliver_sns_as_aws_does(hook_url: str) -> None:
     Subscription.publish = publish  # type: ignore[method-assign]
 
 
+def create_ingress_from_prefix_lists() -> None:
+    """``AWS::EC2::SecurityGroupIngress`` with ``SourcePrefixListId`` (CloudFront's
+    origin-facing list, say): moto's CloudFormation asserts a CIDR or a source group and
+    crashes the stack; its EC2 API takes prefix lists, so the rule is authorized there."""
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+    from moto.ec2.models.security_groups import SecurityGroupIngress  # noqa: PLC0415
+
+    original = SecurityGroupIngress.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        prefix_list = properties.get("SourcePrefixListId")
+        sources = ("CidrIp", "CidrIpv6", "SourceSecurityGroupId", "SourceSecurityGroupName")
+        if not prefix_list or any(properties.get(k) for k in sources):
+            return original(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
+        backend = ec2_backends[account_id][region_name]
+        group_id = properties.get("GroupId")
+        group = backend.describe_security_groups(
+            group_ids=[group_id] if group_id else None,
+            groupnames=None if group_id else [properties.get("GroupName")],
+        )[0]
+        backend.authorize_security_group_ingress(
+            group_name_or_id=group.id,
+            ip_protocol=properties.get("IpProtocol"),
+            from_port=properties.get("FromPort"),
+            to_port=properties.get("ToPort"),
+            ip_ranges=[],
+            prefix_list_ids=[
+                {"PrefixListId": prefix_list, "Description": properties.get("Description", "")}
+            ],
+        )
+        return cls(group, properties)
+
+    SecurityGroupIngress.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def print_cloudformation_crashes() -> None:
+    """A resource that crashes moto's CloudFormation prints its traceback on the console
+    (moto answers a bare 500 page; the deployer names the stack and points here)."""
+    import traceback  # noqa: PLC0415
+
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original = CloudFormationBackend.create_stack
+
+    def create_stack(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("moto.cloudformation"):
+                traceback.print_exc()
+            raise
+
+    CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+
+
+def name_lambda_versions_by_arn() -> None:
+    """``Ref`` of an ``AWS::Lambda::Version`` is the version's ARN (moto gives the logical
+    id, so a Lambda@Edge version ARN written to SSM for another region named nothing)."""
+    from moto.awslambda.models import LambdaVersion  # noqa: PLC0415
+
+    original = LambdaVersion.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        version = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        function = str(cloudformation_json["Properties"]["FunctionName"])
+        if ":function:" not in function:
+            function = f"arn:aws:lambda:{region_name}:{account_id}:function:{function}"
+        version.physical_resource_id = ":".join([*function.split(":")[:7], str(version.version)])
+        return version
+
+    LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     stream_dynamodb_changes_without_delivering_them()
+    create_ingress_from_prefix_lists()
+    print_cloudformation_crashes()
+    name_lambda_versions_by_arn()
     speed_up_moto_sqs_clock()
     if hook_url:
         route_lambda_invocations(hook_url)
         create_generic_custom_resources()
+        wait_for_custom_resources(hook_url)
         deliver_rule_targets_to_lambda(hook_url)
         deliver_sns_as_aws_does(hook_url)
     send_s3_events_as_aws_does()

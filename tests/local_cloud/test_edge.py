@@ -126,11 +126,11 @@ def test_a_function_published_from_another_region_is_found_through_cdks_reader(c
     )
     reader = {
         "Type": "Custom::CrossRegionStringParameterReader",
-        "Properties": {
-            "ReaderProps": {
-                "ParameterName": "/cdk/EdgeFunctionArn/eu-west-1/Host/ViewerRequest",
-                "Region": "us-east-1",
-            }
+        "Properties": {  # as CDK's EdgeFunction writes it
+            "ServiceToken": {"Fn::GetAtt": ["ReaderProvider", "Arn"]},
+            "ParameterName": "/cdk/EdgeFunctionArn/eu-west-1/Host/ViewerRequest",
+            "Region": "us-east-1",
+            "RefreshToken": "abc",
         },
     }
     stack = StackArtifact("Host", {"Resources": {"Reader": reader}}, "eu-west-1", (), None, None)

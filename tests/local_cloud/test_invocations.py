@@ -247,6 +247,9 @@ def test_a_failing_event_ends_in_the_on_failure_destination_after_its_retries(cl
 
 def test_a_python_custom_resource_runs_and_answers_its_stack(cloud):
     assert cloud.outputs["GreetingText"] == "hello sample"
+    # a resource that reads the answer is created after it, with the real value
+    parameter = cloud.client("ssm").get_parameter(Name="/sample/greeting")["Parameter"]
+    assert parameter["Value"] == "hello sample"
 
 
 def test_a_custom_resource_whose_provider_fails_here_is_left_out_and_reported(cloud):

@@ -336,6 +336,13 @@ class CustomStack(Stack):
             self, "Greeting", service_token=provider.function_arn, properties={"Name": "sample"}
         )
         cdk.CfnOutput(self, "GreetingText", value=greeting.get_att_string("Greeting"))
+        # A resource created from the answer (CloudFormation waits for it first).
+        ssm.StringParameter(
+            self,
+            "GreetingParameter",
+            parameter_name="/sample/greeting",
+            string_value=greeting.get_att_string("Greeting"),
+        )
         refused = cdk.CustomResource(
             self, "Refused", service_token=provider.function_arn, properties={"Name": "fail"}
         )
