@@ -55,6 +55,14 @@ def render(
             f"  curl -X POST {cloud.http_url}{paths[0]} -H 'Content-Type: application/json' "
             f"-d {shlex.quote(example_body)}"
         )
+        post = (
+            f"curl -s -o /dev/null -D - -X POST {cloud.http_url}{paths[0]} "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(example_body)}"
+        )
+        lines.append(
+            f"  curl -s {cloud.http_url}\"$({post} | sed -n 's/^[Ll]ocation: *//p' "
+            "| tr -d '\\r')\"    # POST, then GET the Location the 202 names"
+        )
     if cloud.edge is not None and cloud.listener is not None:
         paths = cloud.listener.path_prefixes() or ["/"]
         lines.append(
