@@ -25,6 +25,7 @@ from stacks.contract import (
     INGEST,
     PROCESS,
     SERVICE_DIMENSION,
+    STATUS,
     FunctionContract,
 )
 from stacks.settings import Settings
@@ -93,7 +94,8 @@ class Monitoring(Construct):
                 elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
             ),
             settings.alb_5xx_alarm_threshold,
-            "the ingest function answered 5xx (e.g. 503 while the queue was unavailable)",
+            "a function behind the load balancer answered 5xx (e.g. ingest's 503 while the "
+            "queue was unavailable, status's while the table was)",
         )
         if ledger is not None:
             self._watch_ledger(ledger)
@@ -191,17 +193,22 @@ class Monitoring(Construct):
                     metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD),
                     metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD),
                 ],
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Orders in (ingest)",
                 left=self._custom(INGEST),
-                width=8,
+                width=6,
             ),
             cloudwatch.GraphWidget(
                 title="Orders written (process)",
                 left=self._custom(PROCESS),
-                width=8,
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Status reads (status)",
+                left=self._custom(STATUS),
+                width=6,
             ),
         )
         dashboard.add_widgets(

@@ -49,8 +49,8 @@ CHECKOV_FUNCTION_REASONS = {
     "CKV_AWS_116": "never invoked asynchronously (ALB and the SQS mapping invoke "
     "synchronously); undeliverable orders land in the queue's DLQ instead",
     "CKV_AWS_115": "concurrency is bounded where it matters: the SQS mapping's "
-    "max_concurrency for process, the WAF rate limit for ingest; a reservation would "
-    "take from the account pool and turn bursts into 503s",
+    "max_concurrency for process, the WAF rate limit for the HTTP functions; a "
+    "reservation would take from the account pool and turn bursts into 503s",
     "CKV_AWS_173": "the variables hold a queue URL, a table name and Powertools "
     "settings, no secrets; Lambda encrypts them at rest with its AWS-managed key",
 }

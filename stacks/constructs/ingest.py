@@ -38,6 +38,7 @@ class Ingest(Capability):
                 memory_mb=settings.ingest_memory_mb,
                 environment={
                     Env.ORDERS_QUEUE_URL: queue.queue_url,
+                    Env.EDGE_ENABLED: str(settings.edge_on).lower(),
                     # an order's optional currency must be the ledger's (issue 8)
                     Env.LEDGER_CURRENCY: settings.ledger_currency,
                 },

@@ -7,12 +7,12 @@ from typing import Any
 
 from tests.infra.conftest import Synthesized, only, resources
 
-API_FUNCTIONS = {"ingest", "process"}  # in the VPC's private subnets
+API_FUNCTIONS = {"ingest", "process", "status"}  # in the VPC's private subnets
 LEDGER_FUNCTIONS = {"files", "aggregator"}  # outside it (docs/decisions.md)
 
 
 def _functions(dev: Synthesized) -> dict[str, dict[str, Any]]:
-    """The app's functions by name (ingest/process/files/aggregator), not CDK's providers."""
+    """The app's functions by name (ingest/process/status/files/aggregator), not CDK's."""
     found = {}
     for function in resources(dev.json("Compute"), "AWS::Lambda::Function").values():
         if function["Properties"].get("Handler") != "handler.lambda_handler":
@@ -57,7 +57,9 @@ def test_runtime_architecture_handler_and_sizes(dev: Synthesized) -> None:
             assert "VpcConfig" not in function
     assert functions["ingest"]["Timeout"] == 10
     assert functions["process"]["Timeout"] == 30
+    assert functions["status"]["Timeout"] == 10
     assert functions["ingest"]["MemorySize"] == 512
+    assert functions["status"]["MemorySize"] == 512
     # a file is read in one invocation: Lambda's longest timeout, one full vCPU
     assert (functions["files"]["Timeout"], functions["files"]["MemorySize"]) == (900, 1769)
     assert (functions["aggregator"]["Timeout"], functions["aggregator"]["MemorySize"]) == (60, 512)
@@ -67,16 +69,20 @@ def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> No
     functions = _functions(dev)
     ingest_env = functions["ingest"]["Environment"]["Variables"]
     process_env = functions["process"]["Environment"]["Variables"]
+    status_env = functions["status"]["Environment"]["Variables"]
     assert "Fn::ImportValue" in ingest_env["ORDERS_QUEUE_URL"]
     assert "ORDERS_TABLE_NAME" not in ingest_env
     assert "Fn::ImportValue" in process_env["ORDERS_TABLE_NAME"]
     assert "ORDERS_QUEUE_URL" not in process_env
     assert process_env["ORDERS_MAX_RECEIVE_COUNT"] == "5"  # the queue's redrive setting
-    for function in functions.values():
+    assert status_env["ORDERS_TABLE_NAME"] == process_env["ORDERS_TABLE_NAME"]
+    assert "ORDERS_QUEUE_URL" not in status_env
+    for name, function in functions.items():
         env = function["Environment"]["Variables"]
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Orders-dev"
-        assert env["LEDGER_CURRENCY"] == "IDR"  # every function checks amounts by it
+        # every function that checks amounts checks them against the one ledger currency
+        assert env.get("LEDGER_CURRENCY") == (None if name == "status" else "IDR")
 
 
 def test_powertools_layer_comes_from_the_pinned_public_ssm_parameter(dev: Synthesized) -> None:
@@ -108,6 +114,11 @@ BUCKET = _export("Data", "OrderFilesBucket", "Arn")
 # action -> patterns of the exact resources it is granted on (one match each)
 EXPECTED_DATA_ACTIONS: dict[str, dict[str, list[str]]] = {
     "ingest": {"sqs:SendMessage": [_export("Queue", "OrdersQueue", "Arn")]},
+    # read-only, and only the two reads it makes (no Scan, no BatchGetItem)
+    "status": {
+        "dynamodb:GetItem": [_export("Data", "OrdersTable", "Arn")],
+        "dynamodb:Query": [_export("Data", "OrdersTable", "Arn")],
+    },
     "process": {
         "dynamodb:PutItem": [_export("Data", "OrdersTable", "Arn")],
         **{
@@ -200,10 +211,17 @@ def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized
         }
 
 
-def test_log_groups_have_retention(dev: Synthesized) -> None:
-    groups = resources(dev.json("Compute"), "AWS::Logs::LogGroup").values()
-    assert len(groups) == 4  # one per function
-    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups)
+def test_each_function_logs_to_its_own_group_with_retention(dev: Synthesized) -> None:
+    template = dev.json("Compute")
+    groups = resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) == 5  # one per function
+    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
+    used = [f["LoggingConfig"]["LogGroup"]["Ref"] for f in _functions(dev).values()]
+    assert sorted(used) == sorted(groups)
+    for function in _functions(dev).values():  # and may write to that group only
+        group = function["LoggingConfig"]["LogGroup"]["Ref"]
+        (logs,) = [s for s in _role_statements(dev, function) if _actions(s)[0].startswith("logs:")]
+        assert logs["Resource"] == {"Fn::GetAtt": [group, "Arn"]}
 
 
 def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> None:
@@ -216,7 +234,26 @@ def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> No
     assert "Orders-dev-Queue:" in mapping["EventSourceArn"]["Fn::ImportValue"]
 
 
-def test_listener_rule_forwards_the_api_paths_and_defaults_to_json_404(dev: Synthesized) -> None:
+def _rules(dev: Synthesized) -> dict[str, dict[str, Any]]:
+    """Listener rules by the service of the function they forward to."""
+    template = dev.json("Compute")
+    functions = {
+        logical_id: f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if "Environment" in f["Properties"]
+    }
+    found = {}
+    for rule in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        (action,) = rule["Properties"]["Actions"]
+        assert action["Type"] == "forward"
+        group = template["Resources"][action["TargetGroupArn"]["Ref"]]["Properties"]
+        assert group["TargetType"] == "lambda"
+        (target,) = group["Targets"]
+        found[functions[target["Id"]["Fn::GetAtt"][0]]] = rule["Properties"]
+    return found
+
+
+def test_listener_rules_route_the_api_and_default_to_json_404(dev: Synthesized) -> None:
     template = dev.json("Compute")
     listener = only(template, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
     assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
@@ -224,13 +261,18 @@ def test_listener_rule_forwards_the_api_paths_and_defaults_to_json_404(dev: Synt
     assert default["Type"] == "fixed-response"
     assert default["FixedResponseConfig"]["StatusCode"] == "404"
     assert default["FixedResponseConfig"]["ContentType"] == "application/json"
-    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
-    assert rule["Conditions"] == [
+    rules = _rules(dev)
+    assert set(rules) == {"orders-ingest", "orders-status"}
+    assert rules["orders-ingest"]["Conditions"] == [
         {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/lambda/api", "/lambda/api/*"]}}
     ]
-    assert rule["Actions"][0]["Type"] == "forward"
-    group = only(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
-    assert group["TargetType"] == "lambda"
+    # status reads only: GET/HEAD below /orders/, tried before ingest's catch-all; other
+    # methods there reach ingest, which answers 405 as the edge does
+    assert rules["orders-status"]["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/lambda/api/orders/*"]}},
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET", "HEAD"]}},
+    ]
+    assert rules["orders-status"]["Priority"] < rules["orders-ingest"]["Priority"]
 
 
 def test_load_balancer_placement_and_hardening(
@@ -250,14 +292,22 @@ def test_load_balancer_placement_and_hardening(
     assert alb["Scheme"] == "internal"
 
 
-def test_alb_may_invoke_ingest_only(dev: Synthesized) -> None:
-    permissions = resources(dev.json("Compute"), "AWS::Lambda::Permission").values()
-    by_principal = {p["Properties"]["Principal"]: p["Properties"] for p in permissions}
-    # the files rule's permission is tested with the rule (tests/infra/test_ledger.py)
-    assert set(by_principal) == {"elasticloadbalancing.amazonaws.com", "events.amazonaws.com"}
-    permission = by_principal["elasticloadbalancing.amazonaws.com"]
-    assert permission["Action"] == "lambda:InvokeFunction"
-    assert permission["FunctionName"]["Fn::GetAtt"][0].startswith("IngestFunction")
+def test_alb_may_invoke_the_http_functions_only(dev: Synthesized) -> None:
+    template = dev.json("Compute")
+    by_service = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]: logical_id
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if "Environment" in f["Properties"]
+    }
+    invoked = set()
+    for permission in resources(template, "AWS::Lambda::Permission").values():
+        properties = permission["Properties"]
+        assert properties["Action"] == "lambda:InvokeFunction"
+        if properties["Principal"] == "events.amazonaws.com":
+            continue  # the files rule's, tested with the rule (tests/infra/test_ledger.py)
+        assert properties["Principal"] == "elasticloadbalancing.amazonaws.com"
+        invoked.add(properties["FunctionName"]["Fn::GetAtt"][0])
+    assert invoked == {by_service["orders-ingest"], by_service["orders-status"]}
 
 
 def test_stage_names_every_stack(prod: Synthesized) -> None:

@@ -185,6 +185,74 @@ def test_dev_and_prod_synthesize_nag_clean(dev, prod) -> None:
             assert plugin["conclusion"] == "success", plugin["violations"]
 
 
+CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
+AUTH = {
+    "edge_auth_issuer": "https://issuer.example.com/",
+    "edge_auth_audience": "orders-api",
+    "edge_auth_jwks_url": "https://issuer.example.com/jwks.json",
+}
+
+
+def test_edge_enabled_unset_follows_the_stage_and_cli_strings_set_it() -> None:
+    assert settings_from_mapping(cdk_context()).edge_on is False
+    assert settings_from_mapping(cdk_context(stage="prod")).edge_on is True
+    assert settings_from_mapping(cdk_context(stage="prod", edge_enabled="false")).edge_on is False
+    assert settings_from_mapping(cdk_context(edge_enabled="true")).edge_on is True
+    assert settings_from_mapping(cdk_context(stage="prod", edge_enabled="")).edge_on is True
+    on = settings_from_mapping(
+        cdk_context(edge_enabled="true", edge_domain_names="API.example.com,b.example.com",
+                    edge_certificate_arn=CERTIFICATE, edge_auth_algorithms="RS256,RS384")
+    )  # fmt: skip
+    assert on.edge_domain_names == ("api.example.com", "b.example.com")
+    assert on.edge_auth_algorithms == ("RS256", "RS384")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # a token check that would silently not happen: refused, with what to do
+        ({"edge_auth_issuer": "https://i/", "edge_auth_audience": "a",
+          "edge_auth_jwks_url": "https://i/j"}, "edge_auth_issuer need the edge"),
+        ({"status_cache_seconds": 5}, "status_cache_seconds need the edge"),
+        ({"edge_enabled": "true", "edge_auth_issuer": "https://i/"},
+         "needs edge_auth_audience and edge_auth_jwks_url too"),
+        ({"edge_enabled": "true", "edge_domain_names": ["api.example.com"]},
+         "needs both edge_domain_names and edge_certificate_arn"),
+        ({"stage": "prod", "certificate_arn": CERTIFICATE}, "unset certificate_arn"),
+        ({"edge_certificate_arn": CERTIFICATE.replace("us-east-1", "eu-west-1")},
+         "edge_certificate_arn="),
+        ({"edge_auth_jwks_url": "http://issuer.example.com/jwks"}, "is not an https:// URL"),
+        ({"edge_auth_algorithms": ["HS256"]}, "'HS256' is not one of: RS256, RS384, RS512"),
+        ({"edge_auth_algorithms": []}, "edge_auth_algorithms is empty"),
+        ({"edge_auth_required_scope": "two scopes"}, "is not one OAuth scope"),
+        ({"edge_domain_names": ["not a domain"]}, "is not a domain name"),
+        ({"edge_web_acl_arn": "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/a/b"},
+         "CLOUDFRONT-scope"),
+        ({"status_cache_seconds": 301}, "use 0..300"),
+        ({"edge_enabled": "maybe"}, "is not true, false or unset"),
+    ],
+)  # fmt: skip
+def test_edge_settings_that_cannot_work_fail_naming_the_key(
+    overrides: dict[str, object], expected: str
+) -> None:
+    (problem,) = _problems(**overrides)
+    assert expected in problem
+
+
+def test_a_full_edge_configuration_is_valid() -> None:
+    settings = settings_from_mapping(
+        cdk_context(
+            stage="prod", region="eu-west-1", edge_domain_names=["api.example.com"],
+            edge_certificate_arn=CERTIFICATE, status_cache_seconds=5,
+            edge_auth_required_scope="orders/write",
+            edge_web_acl_arn="arn:aws:wafv2:us-east-1:111122223333:global/webacl/a/0f1e2d3c",
+            **AUTH,
+        )
+    )  # fmt: skip
+    assert settings.edge_on
+    assert settings.edge_auth_issuer == AUTH["edge_auth_issuer"]
+
+
 # --- the ledger's settings (issue 8) ----------------------------------------------------
 
 

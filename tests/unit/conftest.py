@@ -13,6 +13,7 @@ from orders_core.observability import logger
 
 from lambdas.ingest import handler as ingest_handler
 from lambdas.process import handler as process_handler
+from lambdas.status import handler as status_handler
 
 REGION = "us-east-1"
 TABLE_NAME = "orders-test"
@@ -26,6 +27,8 @@ def _clear_handler_caches() -> None:
         ingest_handler.get_service,
         process_handler.get_settings,
         process_handler.get_service,
+        status_handler.get_settings,
+        status_handler.get_service,
     ):
         cached.cache_clear()
 
@@ -49,6 +52,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "orders-test")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersTest")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    # The stack says whether the edge is in front; off unless a test turns it on.
+    monkeypatch.setenv("EDGE_ENABLED", "false")
     # No X-Ray daemon here (test_tracing.py covers tracing left on).
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     _clear_handler_caches()

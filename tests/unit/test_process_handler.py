@@ -106,6 +106,21 @@ def test_a_message_from_ingest_is_stored_exactly(
     }
 
 
+def test_the_subject_the_edge_authenticated_is_stored_with_the_order(
+    orders_queue: QueueProbe, orders_table: TableProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGE_ENABLED", "true")
+    headers = {"x-auth-subject": "user-42"}
+    assert invoke(alb_event('{"order_id": "s-1", "item": "x"}', headers=headers)).status == 202
+    [queued] = orders_queue.drain()
+
+    assert run(sqs_record(queued["body"], message_id=queued["message_id"])) == []
+
+    stored = orders_table.get("s-1", "x")
+    assert stored is not None
+    assert stored["auth_subject"] == "user-42"
+
+
 def test_free_form_values_round_trip_to_the_table(orders_table: TableProbe) -> None:
     order = {"order_id": "9", "item": "Roti", "tags": ["a", {"b": None, "c": True}], "n": -5}
 

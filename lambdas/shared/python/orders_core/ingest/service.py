@@ -22,6 +22,7 @@ from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_
 from orders_core.model import AcceptedOrder, Order, Stamp, error_details
 from orders_core.money import validation_context
 from orders_core.observability import MetricName, count, logger
+from orders_core.paths import status_location
 from orders_core.versioning import is_valid_request_id
 
 
@@ -34,6 +35,7 @@ class OrderResult(BaseModel):
     item: str | None = None
     message_id: str | None = None
     version: str | None = None
+    location: str | None = None  # the status URL of an accepted order
     reason: str | None = None
     errors: list[dict[str, Any]] | None = None
 
@@ -122,7 +124,12 @@ class IngestService:
         return cls(OrdersQueue.from_settings(settings))
 
     def accept(
-        self, request: OrdersRequest, *, accepted_at: str, request_id: str
+        self,
+        request: OrdersRequest,
+        *,
+        accepted_at: str,
+        request_id: str,
+        auth_subject: str | None = None,
     ) -> list[OrderResult]:
         """Queue every order of the request; a result per order, all ``accepted``.
 
@@ -132,7 +139,12 @@ class IngestService:
         accepted = [
             AcceptedOrder(
                 order=order,
-                stamp=Stamp.create(accepted_at=accepted_at, request_id=request_id, position=index),
+                stamp=Stamp.create(
+                    accepted_at=accepted_at,
+                    request_id=request_id,
+                    position=index,
+                    auth_subject=auth_subject,
+                ),
             )
             for index, order in enumerate(request.orders)
         ]
@@ -181,6 +193,9 @@ class IngestService:
                     item=order.order.item,
                     message_id=outcome.message_id,
                     version=order.stamp.version,
+                    location=status_location(
+                        order.order.order_id, order.order.item, order.stamp.version
+                    ),
                 )
             )
         queued = sum(1 for outcome in outcomes if outcome.queued)
