@@ -50,6 +50,20 @@ class Env:
     POSTINGS_TABLE_NAME: Final = "POSTINGS_TABLE_NAME"
     HIGH_BALANCE_THRESHOLD: Final = "HIGH_BALANCE_THRESHOLD"
     HIGH_BALANCE_TOPIC_ARN: Final = "HIGH_BALANCE_TOPIC_ARN"
+    # Large files (issue 10): the file function hands a file over LARGE_FILE_BYTES to a
+    # Fargate task (the LARGE_FILES_* variables name it; absent: the path is off) ...
+    LARGE_FILE_BYTES: Final = "LARGE_FILE_BYTES"
+    LARGE_FILES_CLUSTER: Final = "LARGE_FILES_CLUSTER"
+    LARGE_FILES_TASK_DEFINITION: Final = "LARGE_FILES_TASK_DEFINITION"
+    LARGE_FILES_CONTAINER: Final = "LARGE_FILES_CONTAINER"
+    LARGE_FILES_SUBNETS: Final = "LARGE_FILES_SUBNETS"
+    LARGE_FILES_SECURITY_GROUP: Final = "LARGE_FILES_SECURITY_GROUP"
+    # ... which reads its file from these (set per run in the container overrides) and
+    # reports its own failure to the files dead-letter queue.
+    FILE_BUCKET: Final = "FILE_BUCKET"
+    FILE_KEY: Final = "FILE_KEY"
+    FILE_VERSION_ID: Final = "FILE_VERSION_ID"
+    FILES_DEAD_LETTER_QUEUE_URL: Final = "FILES_DEAD_LETTER_QUEUE_URL"
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,7 @@ FILES: Final = FunctionContract(
         "FileLinesAccepted",
         "FileLinesRejected",
         "FileWriteRetries",
+        "FilesHandedOff",
     ),
 )
 AGGREGATOR: Final = FunctionContract(
@@ -114,6 +129,17 @@ FILES_FAILED_METRIC: Final = "FilesFailed"
 FILES_INCOMING_PREFIX: Final = "incoming/"
 FILES_PROCESSED_PREFIX: Final = "processed/"
 FILES_REJECTED_PREFIX: Final = "rejected/"
+# The large-file task (issue 10): the same file processor in a Fargate container, run by
+# `python -m orders_core.files.task`. It writes its metrics as the file function does
+# (same names, same service), so the dashboard counts a file whichever way it went.
+FILES_TASK_MODULE: Final = "orders_core.files.task"
+FILES_TASK_CONTAINER: Final = "files-task"
+# The task's exit codes: 0 the file was processed (or reported unreadable, or skipped);
+# FILES_TASK_REPORTED_EXIT it failed and put its own report (key, reason) on the files
+# dead-letter queue. Any other stop (a crash, killed out of memory, never started) is
+# sent there by the EventBridge rule on ECS's task state changes.
+FILES_TASK_REPORTED_EXIT: Final = 3
+
 # The order attribute the aggregator's orders-stream filter looks for (a Number, as
 # process stores orders_core.model.Order.amount): orders without it never invoke it.
 ORDER_AMOUNT_ATTRIBUTE: Final = "amount"

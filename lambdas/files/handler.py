@@ -2,7 +2,9 @@
 
 Invoked asynchronously: raising makes Lambda retry the event, then hand it (with the
 error) to the on-failure destination. Every step is idempotent, so a retry re-does the
-file safely. Handler string ``handler.lambda_handler``; no relative imports.
+file safely. A file over ``LARGE_FILE_BYTES`` is handed to the large-file task (ECS on
+Fargate), which runs the same code; a task that cannot start fails the invocation.
+Handler string ``handler.lambda_handler``; no relative imports.
 """
 
 from functools import cache
@@ -10,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.files.event import ObjectCreatedEvent
+from orders_core.files.handoff import build_launcher
 from orders_core.files.service import FileService, build_service
 from orders_core.files.settings import FilesSettings
 from orders_core.observability import MetricName, configure, count, logger, metrics, tracer
@@ -24,7 +27,12 @@ def get_settings() -> FilesSettings:
 @cache
 def get_service() -> FileService:
     """Built on the first invocation and kept for the container's life."""
-    return build_service(get_settings())
+    settings = get_settings()
+    return build_service(
+        settings,
+        large_file_bytes=settings.large_file_bytes,
+        launcher=build_launcher(settings.large_files, started_by=settings.service_name),
+    )
 
 
 @logger.inject_lambda_context
@@ -34,7 +42,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     configure(get_settings())  # a missing variable fails here, before the file is touched
     ref = ObjectCreatedEvent.parse(event)
     try:
-        outcome = get_service().process(ref, remaining_ms=context.get_remaining_time_in_millis)
+        outcome = get_service().process(
+            ref,
+            remaining_ms=context.get_remaining_time_in_millis,
+            request_id=context.aws_request_id,
+        )
     except Exception as exc:
         # Retried by Lambda (async invoke), then the on-failure destination keeps the event.
         logger.exception(

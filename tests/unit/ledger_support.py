@@ -105,7 +105,11 @@ class FilesWorld:
         return [json.loads(line) for line in self.text(key).splitlines()]
 
 
-def files_world(monkeypatch: pytest.MonkeyPatch, *, max_bytes: int = 10_000_000) -> FilesWorld:
+def files_world(
+    monkeypatch: pytest.MonkeyPatch, *, max_bytes: int = 10_000_000, large_file_bytes: int = 0
+) -> FilesWorld:
+    """The bucket, tables and the file function's environment; ``large_file_bytes``
+    (default: ``max_bytes``) is where files stop being the function's."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -115,6 +119,7 @@ def files_world(monkeypatch: pytest.MonkeyPatch, *, max_bytes: int = 10_000_000)
     monkeypatch.setenv("CUSTOMERS_TABLE_NAME", CUSTOMERS)
     monkeypatch.setenv("LEDGER_CURRENCY", "IDR")
     monkeypatch.setenv("FILE_MAX_BYTES", str(max_bytes))
+    monkeypatch.setenv("LARGE_FILE_BYTES", str(large_file_bytes or max_bytes))
     monkeypatch.setenv("FILE_WRITER_THREADS", "4")
     clear_ledger_caches()
     return FilesWorld(s3=s3)

@@ -43,6 +43,7 @@ class MetricName(StrEnum):
     FILE_LINES_ACCEPTED = "FileLinesAccepted"
     FILE_LINES_REJECTED = "FileLinesRejected"
     FILE_WRITE_RETRIES = "FileWriteRetries"  # BatchWriteItem / UpdateItem retries
+    FILES_HANDED_OFF = "FilesHandedOff"  # over LARGE_FILE_BYTES: a Fargate task reads it
     # aggregator (the ledger's totals)
     LEDGER_RECORDS_APPLIED = "LedgerRecordsApplied"  # a posting changed (totals moved or not)
     LEDGER_RECORDS_SKIPPED = "LedgerRecordsSkipped"  # already applied: duplicate or stale

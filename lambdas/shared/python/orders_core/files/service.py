@@ -2,7 +2,10 @@
 
 1. Open the object's current version (a superseded or already-moved version is skipped:
    its successor has its own event). Over ``file_max_bytes``, or unreadable at its start
-   (binary, not UTF-8, no valid CSV header): one report entry, nothing written.
+   (binary, not UTF-8, no valid CSV header): one report entry, nothing written. Over
+   ``large_file_bytes`` (the function only): handed to the large-file task, which runs
+   this same code without that limit (files/handoff.py, files/task.py), or, where the
+   stage has no such task, one report entry saying so.
 2. Stream its lines (files/reader.py). Valid ones are routed to writer threads in
    batches of 25 (files/writers.py), and folded into per-customer profiles that are
    upserted whenever ``CHUNK_CUSTOMERS`` customers are held (and at the end), so memory
@@ -19,6 +22,7 @@ event to the on-failure destination.
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,9 +39,10 @@ from orders_core.files.bucket import (
     OpenObject,
     candidate_keys,
 )
+from orders_core.files.handoff import LargeFileLauncher
 from orders_core.files.reader import LineResult, UnreadableFile, open_transactions
 from orders_core.files.report import RejectReport
-from orders_core.files.settings import FilesSettings
+from orders_core.files.settings import FileWriteSettings
 from orders_core.files.tables import (
     MAX_BATCH_ITEMS,
     CustomerProfile,
@@ -66,6 +71,7 @@ class FileStatus(StrEnum):
     PROCESSED = "processed"
     UNREADABLE = "unreadable"
     SKIPPED = "skipped"  # superseded by a newer upload, already moved, or not incoming/
+    HANDED_OFF = "handed_off"  # over large_file_bytes: the large-file task processes it
 
 
 @dataclass
@@ -76,15 +82,19 @@ class FileOutcome:
     accepted: int = 0
     rejected: int = 0
     write_retries: int = 0
+    task_arn: str | None = None  # HANDED_OFF: the task that processes the file
 
     def summary(self) -> dict[str, object]:
-        return {
+        summary: dict[str, object] = {
             "key": self.key,
             "status": self.status.value,
             "lines": self.lines,
             "accepted": self.accepted,
             "rejected": self.rejected,
         }
+        if self.task_arn is not None:
+            summary["task_arn"] = self.task_arn
+        return summary
 
 
 @dataclass
@@ -100,8 +110,17 @@ class _RetryCounter:
         )
 
 
-def build_service(settings: FilesSettings) -> "FileService":
-    """The service with its AWS clients, from the function's settings (once per container)."""
+def build_service(
+    settings: FileWriteSettings,
+    *,
+    large_file_bytes: int | None = None,
+    launcher: LargeFileLauncher | None = None,
+) -> "FileService":
+    """The service with its AWS clients, from the settings (once per container).
+
+    The function passes its ``large_file_bytes`` and, when the stage has the large-file
+    task, the launcher; the task passes neither (it reads any file up to the maximum).
+    """
     # Every writer thread may hold a connection, plus the reader's.
     dynamodb = boto3.client(
         "dynamodb",
@@ -114,6 +133,8 @@ def build_service(settings: FilesSettings) -> "FileService":
         ledger_currency=settings.ledger_currency,
         max_bytes=settings.file_max_bytes,
         writer_threads=settings.writer_threads,
+        large_file_bytes=large_file_bytes,
+        launcher=launcher,
     )
 
 
@@ -131,6 +152,8 @@ class FileService:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         chunk_customers: int = CHUNK_CUSTOMERS,
+        large_file_bytes: int | None = None,
+        launcher: LargeFileLauncher | None = None,
     ) -> None:
         self._bucket = bucket
         self._transactions = transactions
@@ -142,8 +165,18 @@ class FileService:
         self._sleep = sleep
         self._jitter = jitter
         self._chunk_customers = chunk_customers
+        self._large_file_bytes = large_file_bytes
+        self._launcher = launcher
 
-    def process(self, ref: ObjectRef, *, remaining_ms: Callable[[], int]) -> FileOutcome:
+    def process(
+        self,
+        ref: ObjectRef,
+        *,
+        remaining_ms: Callable[[], int],
+        request_id: str | None = None,
+    ) -> FileOutcome:
+        """Process the file ``ref`` names. ``request_id`` (the invocation's) makes a
+        hand-off to the large-file task idempotent across Lambda's retries."""
         if not ref.key.startswith(INCOMING) or ref.key.endswith("/"):
             # the rule's prefix filter makes this rare: a folder marker, or a wiring mistake
             logger.warning("object is not a file under incoming/, ignored", key=ref.key)
@@ -154,6 +187,9 @@ class FileService:
             count(MetricName.FILES_SKIPPED)
             return FileOutcome(ref.key, FileStatus.SKIPPED)
         ref = opened.ref
+        if self._hands_off(opened):
+            opened.close()
+            return self._hand_off(ref, opened.version_id, request_id or str(uuid.uuid4()))
         retries = _RetryCounter()
         backoff = Backoff(
             remaining_ms=remaining_ms,
@@ -187,6 +223,28 @@ class FileService:
         )
         return outcome
 
+    def _hands_off(self, opened: OpenObject) -> bool:
+        """Too large for one invocation, readable at all, and a task to take it."""
+        return (
+            self._launcher is not None
+            and self._large_file_bytes is not None
+            and self._large_file_bytes < opened.size <= self._max_bytes
+        )
+
+    def _hand_off(self, ref: ObjectRef, version_id: str | None, token: str) -> FileOutcome:
+        """Start the large-file task on exactly this version; raises HandOffFailed."""
+        assert self._launcher is not None  # _hands_off checked it
+        current = ObjectRef(ref.bucket, ref.key, version_id)
+        task_arn = self._launcher.start(current, client_token=token)
+        count(MetricName.FILES_HANDED_OFF)
+        logger.info(
+            "file handed to the large-file task",
+            key=ref.key,
+            version_id=version_id,
+            task_arn=task_arn,
+        )
+        return FileOutcome(ref.key, FileStatus.HANDED_OFF, task_arn=task_arn)
+
     def _open_current(self, ref: ObjectRef) -> OpenObject | None:
         for key in candidate_keys(ref.key):
             candidate = ObjectRef(ref.bucket, key, ref.version_id)
@@ -212,6 +270,14 @@ class FileService:
         key = opened.ref.key
         if opened.size > self._max_bytes:
             reason = f"the file is {opened.size} bytes, over the limit of {self._max_bytes}"
+            return self._unreadable(key, report, UnreadableFile(reason))
+        if self._large_file_bytes is not None and opened.size > self._large_file_bytes:
+            # only without a launcher (_hands_off): this stage has no large-file task
+            reason = (
+                f"the file is {opened.size} bytes, over the {self._large_file_bytes} one "
+                "invocation processes in time, and this stage has no large-file task: "
+                "upload it where large files are on, or split it"
+            )
             return self._unreadable(key, report, UnreadableFile(reason))
         try:
             lines = open_transactions(
