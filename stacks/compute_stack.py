@@ -11,9 +11,10 @@ from stacks.common import stack_props, stateful_removal
 from stacks.constructs.aggregation import Aggregation
 from stacks.constructs.api import ApiLoadBalancer
 from stacks.constructs.capability import CapabilityStack
-from stacks.constructs.files import FileProcessing
+from stacks.constructs.files import WILDCARD_REASONS, FileProcessing, file_statements
 from stacks.constructs.functions import PythonFunctions
 from stacks.constructs.ingest import Ingest
+from stacks.constructs.large_files import LargeFileProcessing
 from stacks.constructs.process import Processing
 from stacks.constructs.status import Status
 from stacks.contract import INGEST, PROCESS, STATUS
@@ -52,6 +53,25 @@ class ComputeStack(CapabilityStack):
         )
         self.status = Status(self, "Status", settings=settings, functions=functions, table=table)
         # -- the ledger (issue 8): files -> transactions/customers; streams -> totals --
+        # Files over large_file_bytes go to a Fargate task (issue 10), where the stage has it.
+        self.large_files = (
+            LargeFileProcessing(
+                self,
+                "LargeFiles",
+                settings=settings,
+                network=network,
+                bucket=ledger.files_bucket,
+                transactions=ledger.transactions_table,
+                customers=ledger.customers_table,
+                dead_letter_queue=ledger.files_dead_letter_queue,
+                file_statements=file_statements(
+                    ledger.files_bucket, ledger.transactions_table, ledger.customers_table
+                ),
+                wildcard_reasons=WILDCARD_REASONS,
+            )
+            if settings.large_files_on
+            else None
+        )
         self.file_processing = FileProcessing(
             self,
             "FileProcessing",
@@ -61,6 +81,7 @@ class ComputeStack(CapabilityStack):
             transactions=ledger.transactions_table,
             customers=ledger.customers_table,
             dead_letter_queue=ledger.files_dead_letter_queue,
+            large_files=self.large_files.target if self.large_files else None,
         )
         self.aggregation = Aggregation(
             self,

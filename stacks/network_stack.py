@@ -18,7 +18,10 @@ class NetworkStack(Stack):
 
     The private subnets have no NAT gateway (the fixed ~$33/month/AZ a NAT costs buys
     nothing here): the Lambdas reach SQS through an interface endpoint and DynamoDB
-    through a gateway endpoint, and nothing else.
+    through a gateway endpoint, and nothing else. With the large-file path on (issue 10)
+    the Fargate task runs there too: it pulls its image through the ECR API and ECR
+    Docker endpoints (the layers come from S3, through S3's free gateway endpoint) and
+    logs through the CloudWatch Logs endpoint.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
@@ -30,10 +33,15 @@ class NetworkStack(Stack):
             self,
             "EndpointSecurityGroup",
             vpc=self.vpc,
+            # Kept as it is now that the large-file task uses them too: a new description
+            # replaces the group, and compute imports its id (see the ALB's group).
             description="Interface VPC endpoints: HTTPS from the Lambdas only",
             allow_all_outbound=False,
         )
         self.lambda_security_group = self._build_lambda_security_group()
+        self.large_files_security_group = (
+            self._build_large_files_security_group() if settings.large_files_on else None
+        )
         self._build_endpoints()
 
     @property
@@ -136,6 +144,32 @@ class NetworkStack(Stack):
         )
         return group
 
+    def _build_large_files_security_group(self) -> ec2.SecurityGroup:
+        """The large-file task: no ingress; HTTPS to the endpoints and the gateway routes."""
+        group = ec2.SecurityGroup(
+            self,
+            "LargeFilesSecurityGroup",
+            vpc=self.vpc,
+            description="Large-file task: no ingress; HTTPS out to the VPC endpoints only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(
+            self.endpoint_security_group,
+            ec2.Port.tcp(HTTPS_PORT),
+            "HTTPS to the interface endpoints (ECR, CloudWatch Logs, SQS)",
+        )
+        # As for the Lambdas: S3 and DynamoDB are gateway routes to prefix lists whose ids
+        # a region-agnostic template cannot name; the route tables are the boundary.
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(HTTPS_PORT),
+            "HTTPS to S3 and DynamoDB through the gateway endpoints (the only routes out)",
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            group, ec2.Port.tcp(HTTPS_PORT), "HTTPS from the large-file task"
+        )
+        return group
+
     def _build_endpoints(self) -> None:
         self.sqs_endpoint = self.vpc.add_interface_endpoint(
             "SqsEndpoint",
@@ -150,3 +184,28 @@ class NetworkStack(Stack):
             service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
             subnets=[self.private_subnets],
         )
+        # Free, like DynamoDB's: a route, no hourly charge. The large-file task reads and
+        # writes the files bucket and pulls its image layers (ECR keeps them in S3) here.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[self.private_subnets],
+        )
+        if self.large_files_security_group is not None:
+            # What pulling a private ECR image and the awslogs driver need from a subnet
+            # without NAT (Fargate platform 1.4.0 and later); ~$7.30/month per AZ each.
+            self.large_files_endpoints = [
+                self.vpc.add_interface_endpoint(
+                    construct_id,
+                    service=service,
+                    subnets=self.private_subnets,
+                    security_groups=[self.endpoint_security_group],
+                    private_dns_enabled=True,
+                    open=False,
+                )
+                for construct_id, service in (
+                    ("EcrApiEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR),
+                    ("EcrDockerEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+                    ("LogsEndpoint", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+                )
+            ]

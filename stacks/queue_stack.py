@@ -199,15 +199,23 @@ class QueueStack(Stack):
         The rule lives in the compute stack, which depends on this one, so it is named
         from the stage (Settings.files_rule_name) and only that rule is allowed.
         """
-        rule_arn = self.format_arn(
-            service="events", resource="rule", resource_name=self._settings.files_rule_name
-        )
+        names = [self._settings.files_rule_name]
+        if self._settings.large_files_on:  # a large-file task's stop event (issue 10)
+            names.append(self._settings.large_file_task_rule_name)
+        rule_arns = [
+            self.format_arn(service="events", resource="rule", resource_name=name) for name in names
+        ]
         queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowTheFilesRule",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+                # one ARN as before when there is one rule (the deployed policy is unchanged)
+                conditions={
+                    "ArnEquals": {
+                        "aws:SourceArn": rule_arns[0] if len(rule_arns) == 1 else rule_arns
+                    }
+                },
             )
         )

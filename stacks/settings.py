@@ -97,6 +97,24 @@ MIN_FILES_TIMEOUT_S = 60
 MIN_AGGREGATOR_TIMEOUT_S = 10  # the aggregator's retries keep a 5 s safety margin
 MAX_FILE_WRITER_THREADS = 32  # FilesSettings' bound (orders_core.files.settings)
 S3_MAX_OBJECT_BYTES = 5 * 1024**4  # 5 TiB
+# Large files (issue 10): how much one invocation of the file function reads in time.
+# The planning rate is the cost model's (cost/model.py `files_lines_per_second`): one
+# function at 1769 MB (one vCPU). Parsing alone runs at about 24,000 lines/s on one core
+# here (`benchmarks/file_processing.py`), so the writes, not the parsing, bound it. The
+# shortest line a file can hold with the five required fields is about 60 bytes (longer
+# lines make a byte cheaper), and a file below the limit should need at most half the
+# timeout at that rate: 900 s -> 4,000 x 60 x 450 = 108,000,000 bytes (docs/decisions.md).
+FILES_PLANNING_LINES_PER_SECOND = 4_000
+FILES_SHORTEST_LINE_BYTES = 60
+FILES_TIMEOUT_SHARE = 0.5
+# Fargate's CPU units and the memory (MiB) each allows (ARM64, Linux), up to 4 vCPU.
+FARGATE_SIZES: Final[Mapping[int, tuple[int, ...]]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
 # DynamoDB stream event source mappings (CreateEventSourceMapping's ranges).
 STREAM_ESM_MAX_BATCH_SIZE = 10_000
 STREAM_ESM_MAX_WINDOW_S = 300
@@ -214,6 +232,19 @@ def optional_flag() -> BeforeValidator:
         raise _problem(f"{key}={raw!r} is not true, false or unset (null).")
 
     return _rule(check)
+
+
+def optional_whole(low: int, high: int) -> BeforeValidator:
+    """A whole number in low..high, or unset (null in cdk.json, "" from -c): derived."""
+    inner = whole(low, high).func
+
+    def check(raw: Any, info: ValidationInfo) -> int | None:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        value: int = inner(raw, info)  # type: ignore[call-arg]
+        return value
+
+    return BeforeValidator(check)
 
 
 def optional_text() -> BeforeValidator:
@@ -413,6 +444,13 @@ class Settings(BaseModel):
     processed_file_expiry_days: Annotated[int, whole(1, LIFECYCLE_MAX_DAYS)]
     rejected_report_expiry_days: Annotated[int, whole(1, LIFECYCLE_MAX_DAYS)]
     layer_share_account_ids: AccountIds
+    # Large files (issue 10): a Fargate task for files over large_file_bytes (unset: derived
+    # from files_timeout_seconds); the path is on by default in prod only (its endpoints
+    # have a fixed monthly cost), like the edge.
+    large_files_enabled: Annotated[bool | None, optional_flag()] = None
+    large_file_bytes: Annotated[int | None, optional_whole(1, S3_MAX_OBJECT_BYTES)] = None
+    large_file_task_cpu: Annotated[int, one_of(tuple(FARGATE_SIZES))]
+    large_file_task_memory_mb: Annotated[int, whole(512, 30_720)]
     region: Annotated[str, matching(_REGION, "an AWS region such as eu-west-1")]
     certificate_arn: Annotated[
         str, matching(_CERTIFICATE_ARN, "an ACM certificate ARN", optional=True)
@@ -477,6 +515,40 @@ class Settings(BaseModel):
                 "with a batching window. Raise the window or lower the batch size."
             )
         return window
+
+    @field_validator("large_file_task_memory_mb")
+    @classmethod
+    def _fargate_size(cls, memory: int, info: ValidationInfo) -> int:
+        cpu = info.data.get("large_file_task_cpu")
+        if cpu is not None and memory not in FARGATE_SIZES[cpu]:
+            allowed = FARGATE_SIZES[cpu]
+            raise _problem(
+                f"large_file_task_memory_mb={memory} is not a size Fargate runs with "
+                f"large_file_task_cpu={cpu}: use {allowed[0]}..{allowed[-1]} in steps of "
+                f"{allowed[1] - allowed[0]}."
+            )
+        return memory
+
+    @field_validator("large_file_bytes")
+    @classmethod
+    def _one_invocation_finishes(cls, limit: int | None, info: ValidationInfo) -> int | None:
+        timeout, most = info.data.get("files_timeout_seconds"), info.data.get("file_max_bytes")
+        if limit is None or timeout is None:
+            return limit
+        seconds = limit / (FILES_PLANNING_LINES_PER_SECOND * FILES_SHORTEST_LINE_BYTES)
+        if seconds > timeout:
+            raise _problem(
+                f"large_file_bytes={limit} may need {seconds:.0f} s of the file function "
+                f"(at {FILES_PLANNING_LINES_PER_SECOND} lines/s of "
+                f"{FILES_SHORTEST_LINE_BYTES}-byte lines), more than files_timeout_seconds="
+                f"{timeout}: lower it, or unset it to have it derived."
+            )
+        if most is not None and limit > most:
+            raise _problem(
+                f"large_file_bytes={limit} is above file_max_bytes={most}: no file would "
+                "ever go to the large-file task. Lower it, or raise file_max_bytes."
+            )
+        return limit
 
     @field_validator("iterator_age_alarm_seconds")
     @classmethod
@@ -551,6 +623,25 @@ class Settings(BaseModel):
         return self.edge_enabled if self.edge_enabled is not None else self.is_prod
 
     @property
+    def large_files_on(self) -> bool:
+        """The Fargate task for large files (large_files_enabled, or unset: prod only)."""
+        return self.large_files_enabled if self.large_files_enabled is not None else self.is_prod
+
+    @property
+    def large_file_limit(self) -> int:
+        """Bytes above which a file is not the function's (large_file_bytes, or derived:
+        half the timeout at the planning rate, for the shortest lines)."""
+        if self.large_file_bytes is not None:
+            return self.large_file_bytes
+        derived = int(
+            self.files_timeout_seconds
+            * FILES_TIMEOUT_SHARE
+            * FILES_PLANNING_LINES_PER_SECOND
+            * FILES_SHORTEST_LINE_BYTES
+        )
+        return min(derived, self.file_max_bytes)
+
+    @property
     def visibility_timeout_seconds(self) -> int:
         """The orders queue's visibility timeout, derived from its consumer."""
         return VISIBILITY_TIMEOUT_FACTOR * self.process_timeout_seconds + (
@@ -598,6 +689,20 @@ class Settings(BaseModel):
                 [
                     f"app_name={self.app_name!r} is too long: the files rule name {name!r} "
                     f"must fit {EVENTS_MAX_RULE_NAME} characters."
+                ]
+            )
+        return name
+
+    @property
+    def large_file_task_rule_name(self) -> str:
+        """The EventBridge rule that sends a failed large-file task's stop to the files DLQ
+        (named from the stage for the queue stack's policy, as `files_rule_name`)."""
+        name = f"{self.name_prefix}-large-file-task-stopped"
+        if len(name) > EVENTS_MAX_RULE_NAME:
+            raise SettingsError(
+                [
+                    f"app_name={self.app_name!r} is too long: the rule name {name!r} must "
+                    f"fit {EVENTS_MAX_RULE_NAME} characters."
                 ]
             )
         return name

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.constructs.capability import Capability
 from stacks.constructs.functions import FunctionSpec, PythonFunctions
+from stacks.constructs.large_files import LargeFilesTarget
 from stacks.contract import (
     FILES,
     FILES_INCOMING_PREFIX,
@@ -38,11 +39,16 @@ FILES_MAX_EVENT_AGE = Duration.hours(6)
 EVENTS_RETRY_ATTEMPTS = 185
 EVENTS_MAX_EVENT_AGE = Duration.hours(24)
 OUTSIDE_VPC = (
-    "calls only AWS APIs (S3, DynamoDB) over TLS, authorized by IAM on exact ARNs, and "
-    "reaches nothing private; inside the VPC, which has no NAT, it would need an S3 "
-    "gateway endpoint, and the planned Fargate hand-off of large files an ECS interface "
-    "endpoint (~$15/month) (docs/decisions.md)"
+    "calls only AWS APIs (S3, DynamoDB, and ECS to hand large files to Fargate) over TLS, "
+    "authorized by IAM on exact ARNs, and reaches nothing private; inside the VPC, which "
+    "has no NAT, the hand-off would need an ECS interface endpoint (~$15/month) "
+    "(docs/decisions.md)"
 )
+WILDCARD_REASONS = {
+    f"/{prefix}*": f"the objects under {prefix} only, which the processor handles by any "
+    "name a partner chose"
+    for prefix in (FILES_INCOMING_PREFIX, FILES_PROCESSED_PREFIX, FILES_REJECTED_PREFIX)
+}
 FAILURES = (
     "invoked asynchronously by EventBridge; its on-failure destination (the files "
     "dead-letter queue, SQS) keeps each failed event with the error after two retries, "
@@ -64,7 +70,10 @@ class FileProcessing(Capability):
         transactions: dynamodb.ITable,
         customers: dynamodb.ITable,
         dead_letter_queue: sqs.IQueue,
+        large_files: LargeFilesTarget | None = None,
     ) -> None:
+        """With `large_files`, a file over `large_file_bytes` is handed to that task;
+        without, it is reported as too large for this stage."""
         super().__init__(scope, construct_id)
         self._settings = settings
         self.function = functions.build(
@@ -79,17 +88,18 @@ class FileProcessing(Capability):
                     Env.LEDGER_CURRENCY: settings.ledger_currency,
                     Env.FILE_MAX_BYTES: str(settings.file_max_bytes),
                     Env.FILE_WRITER_THREADS: str(settings.file_writer_threads),
+                    Env.LARGE_FILE_BYTES: str(settings.large_file_limit),
+                    **(large_files.environment() if large_files else {}),
                 },
-                statements=_statements(bucket, transactions, customers, dead_letter_queue),
-                wildcard_resources={
-                    f"/{prefix}*": f"the objects under {prefix} only, which the processor "
-                    "handles by any name a partner chose"
-                    for prefix in (
-                        FILES_INCOMING_PREFIX,
-                        FILES_PROCESSED_PREFIX,
-                        FILES_REJECTED_PREFIX,
-                    )
-                },
+                statements=(
+                    *file_statements(bucket, transactions, customers),
+                    # The on-failure destination: Lambda sends with the function's role.
+                    iam.PolicyStatement(
+                        actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+                    ),
+                    *(large_files.statements() if large_files else ()),
+                ),
+                wildcard_resources=WILDCARD_REASONS,
                 outside_vpc=OUTSIDE_VPC,
                 failures=FAILURES,
                 checkov_reasons={
@@ -158,13 +168,11 @@ class FileProcessing(Capability):
         return rule
 
 
-def _statements(
-    bucket: s3.IBucket,
-    transactions: dynamodb.ITable,
-    customers: dynamodb.ITable,
-    dead_letter_queue: sqs.IQueue,
+def file_statements(
+    bucket: s3.IBucket, transactions: dynamodb.ITable, customers: dynamodb.ITable
 ) -> tuple[iam.PolicyStatement, ...]:
-    """Exactly what orders_core.files calls, each on its prefix or table."""
+    """Exactly what orders_core.files calls on a file and the tables, each on its prefix or
+    table (the function's and the large-file task's roles both hold these)."""
     return (
         # Read the uploaded version (GetObject, and HeadObject/CopyObject of that
         # version), then delete exactly that version once it is copied.
@@ -189,6 +197,4 @@ def _statements(
             actions=["dynamodb:BatchWriteItem"], resources=[transactions.table_arn]
         ),
         iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[customers.table_arn]),
-        # The on-failure destination: Lambda sends with the function's role.
-        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]),
     )
