@@ -29,19 +29,21 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from orders_core import observability
 from orders_core.files import bucket
+from orders_core.files import task as files_task
 from orders_core.files.bucket import ObjectRef
 from orders_core.files.event import ObjectCreatedEvent
+from orders_core.files.settings import FileTaskSettings, override_names
 from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName
 from orders_core.settings import CommonSettings, load_settings
 from orders_core.versioning import format_accepted_at
 
 from lambdas.edge.viewer_request.gate import ViewerRequestGate
+from stacks import contract
 from tests.infra.conftest import (
     ROOT,
     PythonFunction,
     Synthesized,
-    only,
     python_functions,
     resources,
     synth,
@@ -59,7 +61,8 @@ Metric = tuple[str, str, frozenset[tuple[str, str]]]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return Synthesized(synth(tmp_path_factory.mktemp("contract")))
+    # with the large-file task (issue 10), so every variable either side names is set
+    return Synthesized(synth(tmp_path_factory.mktemp("contract"), large_files_enabled=True))
 
 
 @pytest.fixture(scope="module")
@@ -398,8 +401,12 @@ def test_the_alb_and_the_edge_refuse_paths_and_methods_alike(
 
 
 def _files_rule(app: Synthesized) -> dict[str, Any]:
-    rule: dict[str, Any] = only(app.json("Compute"), "AWS::Events::Rule")["Properties"]
-    return rule
+    (rule,) = [
+        found["Properties"]
+        for found in resources(app.json("Compute"), "AWS::Events::Rule").values()
+        if found["Properties"]["EventPattern"]["source"] == ["aws.s3"]
+    ]
+    return rule  # type: ignore[no-any-return]
 
 
 def test_the_rule_forwards_exactly_the_events_the_file_processor_parses(app: Synthesized) -> None:
@@ -459,3 +466,25 @@ def test_the_orders_filter_looks_for_the_amount_process_stores_as_a_number(
         order=order, stamp=Stamp.create(accepted_at=ACCEPTED_AT, request_id=REQUEST_ID, position=0)
     ).to_item()
     assert TypeSerializer().serialize(stored[attribute]) == {"N": "12.50"}
+
+
+# --- the large-file task (issue 10) --------------------------------------------------------
+
+
+def test_the_task_gets_exactly_what_its_settings_read_less_what_the_function_sets(
+    app: Synthesized,
+) -> None:
+    (definition,) = resources(app.json("Compute"), "AWS::ECS::TaskDefinition").values()
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    set_by_stack = {variable["Name"] for variable in container["Environment"]}
+    read = {field.alias for field in FileTaskSettings.model_fields.values()}
+    per_run = set(override_names())  # the function's RunTask overrides
+    assert set_by_stack == read - per_run
+    assert container["Name"] == contract.FILES_TASK_CONTAINER
+
+
+def test_the_task_exit_codes_and_command_are_the_ones_the_stack_expects() -> None:
+    assert files_task.REPORTED_EXIT == contract.FILES_TASK_REPORTED_EXIT
+    dockerfile = (ROOT / "containers" / "files-task" / "Dockerfile").read_text()
+    assert f'CMD ["python", "-m", "{contract.FILES_TASK_MODULE}"]' in dockerfile
+    assert files_task.__name__ == contract.FILES_TASK_MODULE

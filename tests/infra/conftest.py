@@ -117,7 +117,11 @@ def python_functions(synthesized: Synthesized) -> dict[str, PythonFunction]:
         if not properties.get("Runtime", "").startswith("python"):
             continue
         code = assets[properties["Code"]["S3Key"]]
-        local = [layers[ref["Ref"]] for ref in properties["Layers"] if ref.get("Ref") in layers]
+        local = [
+            layers[ref["Ref"]] for ref in properties.get("Layers", []) if ref.get("Ref") in layers
+        ]
+        if not local:
+            continue  # a deploy-time helper (the image build's trigger): no shared layer
         (shared,) = local  # the one layer the app builds; the other is Powertools' public one
         shipped = (code / "handler.py").read_bytes()
         (source,) = [d for d in sources if (d / "handler.py").read_bytes() == shipped]

@@ -312,12 +312,15 @@ def test_a_failed_file_is_retried_twice_then_kept_with_its_error(dev: Synthesize
 def test_the_file_processor_gets_its_settings(dev: Synthesized, tuned: Synthesized) -> None:
     _, files = _function(dev, "files")
     env = files["Environment"]["Variables"]
-    assert (env["FILE_MAX_BYTES"], env["FILE_WRITER_THREADS"]) == ("268435456", "8")
+    assert (env["FILE_MAX_BYTES"], env["FILE_WRITER_THREADS"]) == ("10737418240", "8")
+    # derived: half of 900 s at 4,000 lines/s of 60-byte lines
+    assert env["LARGE_FILE_BYTES"] == "108000000"
     assert _imports(env["TRANSACTIONS_TABLE_NAME"], "ExportsOutputRefTransactionsTable")
     assert _imports(env["CUSTOMERS_TABLE_NAME"], "ExportsOutputRefCustomersTable")
     _, files = _function(tuned, "files")
     env = files["Environment"]["Variables"]
     assert (env["FILE_MAX_BYTES"], env["FILE_WRITER_THREADS"]) == ("1024", "4")
+    assert env["LARGE_FILE_BYTES"] == "1024"  # never above file_max_bytes
     assert env["LEDGER_CURRENCY"] == "USD"
     assert files["Timeout"] == 600
 

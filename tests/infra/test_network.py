@@ -35,20 +35,57 @@ def test_no_nat_and_private_route_tables_reach_nothing_but_the_gateway_endpoint(
         assert "NatGatewayId" not in route["Properties"]
 
 
-def test_sqs_interface_and_dynamodb_gateway_endpoints(dev: Synthesized) -> None:
+def test_sqs_interface_and_dynamodb_and_s3_gateway_endpoints(dev: Synthesized) -> None:
     endpoints = resources(dev.json("Network"), "AWS::EC2::VPCEndpoint").values()
-    by_type = {e["Properties"]["VpcEndpointType"]: e["Properties"] for e in endpoints}
-    assert set(by_type) == {"Interface", "Gateway"}
-    interface, gateway = by_type["Interface"], by_type["Gateway"]
+    interfaces = [
+        e["Properties"] for e in endpoints if e["Properties"]["VpcEndpointType"] == "Interface"
+    ]
+    gateways = {
+        e["Properties"]["ServiceName"]["Fn::Join"][1][-1]: e["Properties"]
+        for e in endpoints
+        if e["Properties"]["VpcEndpointType"] == "Gateway"
+    }
+    (interface,) = interfaces  # dev: the large-file path (and its endpoints) is off
     assert interface["ServiceName"] == "com.amazonaws.us-east-1.sqs"
     assert interface["PrivateDnsEnabled"] is True
     assert len(interface["SubnetIds"]) == 2
     assert len(interface["SecurityGroupIds"]) == 1
-    assert gateway["ServiceName"] == {
-        "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".dynamodb"]]
+    # free: the large-file task's files and image layers, DynamoDB for every writer
+    assert set(gateways) == {".dynamodb", ".s3"}
+    for gateway in gateways.values():
+        # attached to both private route tables
+        assert len(gateway["RouteTableIds"]) == 2
+
+
+def test_large_files_add_ecr_and_logs_endpoints_and_a_task_group(prod: Synthesized) -> None:
+    template = prod.json("Network")
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint").values()
+    interfaces = {
+        e["Properties"]["ServiceName"]: e["Properties"]
+        for e in endpoints
+        if e["Properties"]["VpcEndpointType"] == "Interface"
     }
-    # the gateway endpoint is attached to both private route tables
-    assert len(gateway["RouteTableIds"]) == 2
+    assert set(interfaces) == {
+        f"com.amazonaws.us-east-1.{name}" for name in ("sqs", "ecr.api", "ecr.dkr", "logs")
+    }
+    for endpoint in interfaces.values():
+        assert endpoint["PrivateDnsEnabled"] is True
+        assert len(endpoint["SubnetIds"]) == 2  # the private subnets of both AZs
+    groups = resources(template, "AWS::EC2::SecurityGroup")
+    ((task_id, task_group),) = (
+        (k, g) for k, g in groups.items() if k.startswith("LargeFilesSecurityGroup")
+    )
+    assert "SecurityGroupIngress" not in task_group["Properties"]
+    egress = task_group["Properties"]["SecurityGroupEgress"]
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in egress} == {(443, 443)}
+    # the endpoints admit the task, on 443 only
+    ingress = [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"].get("SourceSecurityGroupId", {}).get("Fn::GetAtt", [""])[0] == task_id
+    ]
+    assert [(rule["FromPort"], rule["ToPort"]) for rule in ingress] == [(443, 443)]
+    assert resources(template, "AWS::EC2::NatGateway") == {}
 
 
 def test_alb_security_group_admits_only_80_and_443_from_allowed_cidrs(
