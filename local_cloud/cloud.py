@@ -38,6 +38,12 @@ from local_cloud.services.pollers import (
     load_mappings,
 )
 from local_cloud.services.streams import StreamMapping, StreamRunner, load_stream_mappings
+from local_cloud.services.tasks import (
+    RUN_TASK_PATH,
+    TaskRunner,
+    load_task_images,
+    task_differences,
+)
 
 log = logging.getLogger("local_cloud")
 
@@ -93,6 +99,7 @@ class LocalCloud:
         self._pools_lock = threading.Lock()
         self._hook: HookServer | None = None
         self.async_invoker: AsyncInvoker | None = None
+        self.tasks: TaskRunner | None = None  # ECS tasks as local processes
         self._work_dir: Path | None = None
         self._stopped = threading.Event()
 
@@ -142,6 +149,14 @@ class LocalCloud:
         )
         Deployer(self.assembly, self.aws_url, self._work_dir).deploy(self.deployment)
         self.functions = load_functions(self.deployment, self.aws_url, self.log_dir)
+        self.tasks = TaskRunner(
+            load_task_images(self.assembly, self.deployment),
+            self.aws_url,
+            self.deployment.region,
+            self._work_dir,
+            self.log_dir,
+        )
+        self._hook.routes[RUN_TASK_PATH] = self.tasks.handle
         with self._pools_lock:
             for spec in self.functions.specs.values():
                 if spec.arn not in self._pools:
@@ -193,6 +208,8 @@ class LocalCloud:
             runner.stop()
         if self.async_invoker is not None:
             self.async_invoker.stop()
+        if self.tasks is not None:
+            self.tasks.stop()
         for pool in self._pools.values():
             pool.close()
         for runner in self._runners:
@@ -317,7 +334,8 @@ class LocalCloud:
             for d in self.distributions
             for problem in d.differences
         ]
-        return [*self.deployment.differences, *self.functions.differences, *edge]
+        tasks = task_differences(self.tasks.images) if self.tasks is not None else []
+        return [*self.deployment.differences, *self.functions.differences, *edge, *tasks]
 
     def resources(self, resource_type: str) -> list[str]:
         """Physical ids of every deployed resource of a CloudFormation type."""

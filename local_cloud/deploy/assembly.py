@@ -40,6 +40,10 @@ class DockerImageAsset:
 
     asset_id: str
     source: str  # the build directory in the assembly, or the command that builds it
+    # the build context in the assembly and the tags it is pushed under (a task that runs
+    # the image is staged from its Dockerfile: services/tasks.py)
+    directory: Path | None = None
+    image_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,11 @@ def _read_assets(
     for asset_id, spec in data.get("dockerImages", {}).items():
         source = spec.get("source", {})
         where = source.get("directory") or " ".join(source.get("executable", [])) or "?"
-        images.append(DockerImageAsset(asset_id, str(where)))
+        tags = tuple(
+            str(d["imageTag"]) for d in spec.get("destinations", {}).values() if "imageTag" in d
+        )
+        built_from = directory / source["directory"] if source.get("directory") else None
+        images.append(DockerImageAsset(asset_id, str(where), built_from, tags))
     return assets, images
 
 

@@ -164,7 +164,8 @@ class Deployer:
         for image in self.assembly.docker_image_assets:
             detail = (
                 f"built from {image.source}: not built or pushed, the local cloud cannot build "
-                "container images; what runs from it does not run here"
+                "container images; an ECS task from it runs as a local process staged from "
+                "its Dockerfile (services/tasks.py), a Lambda function from it does not run"
             )
             deployment.differences.append(Difference("docker-image", image.asset_id, detail))
 

@@ -54,6 +54,8 @@ MAX_ASYNC_PAYLOAD = 1024 * 1024
 ASYNC_WORKERS_PER_FUNCTION = 2
 
 Invoke = Callable[[str, Any], InvokeResult]  # function ARN, event
+# Other services' calls into the runner (ECS's RunTask: services/tasks.py), by path.
+Route = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
 def _now_iso() -> str:
@@ -347,7 +349,8 @@ class HookServer:
         log_dir: Callable[[], Path | None],
         host: str = "127.0.0.1",
     ) -> None:
-        handler = _make_handler(invoke, can_run, asynchronous, log_dir)
+        self.routes: dict[str, Route] = {}  # more paths, added as their runners start
+        handler = _make_handler(invoke, can_run, asynchronous, log_dir, self.routes)
         self._server = ThreadingHTTPServer((host, 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -440,6 +443,7 @@ def _make_handler(
     can_run: Callable[[str], bool],
     asynchronous: Callable[[], AsyncInvoker | None],
     log_dir: Callable[[], Path | None],
+    routes: dict[str, Route],
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -456,6 +460,8 @@ def _make_handler(
                 elif self.path == EMAIL_PATH:
                     log.info("%s", write_email(log_dir(), request))
                     status, answer = 204, {}
+                elif self.path in routes:
+                    status, answer = routes[self.path](request)
                 else:
                     status, answer = _refusal(404, "NotFound", self.path)
             except Exception as exc:  # the emulation must get an answer whatever happens

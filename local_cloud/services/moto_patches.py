@@ -690,6 +690,110 @@ def name_lambda_versions_by_arn() -> None:
     LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
 
+# -- ECS (issue 10): tasks run by the runner ----------------------------------------------
+
+RUN_TASK_PATH = "/run-task"  # services/tasks.py serves it
+EXIT_MARKER = " [local-cloud exit code "  # services/tasks.py appends it to StopTask's reason
+
+
+def match_arrays_of_objects_in_event_patterns() -> None:
+    """EventBridge patterns match a field inside an array of objects (``containers``'
+    ``exitCode`` in ECS's task events) if any element matches; moto's matcher flattened
+    only objects and never matched such a field. Arrays of objects now flatten to the
+    list of their elements' values, which moto's matcher takes element by element."""
+    from moto.events.models import EventPattern  # noqa: PLC0415
+
+    def flatten(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> Any:
+        found: dict[str, Any] = {} if result is None else result
+        if isinstance(node, dict):
+            for key, value in node.items():
+                path = f"{prefix}.{key}" if prefix else key
+                if isinstance(value, dict) and value:
+                    flatten(value, path, found)
+                elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                    for element in value:
+                        inner = flatten(element, path, {}) if isinstance(element, dict) else {}
+                        for inner_path, inner_value in (inner or {path: element}).items():
+                            values = inner_value if isinstance(inner_value, list) else [inner_value]
+                            found.setdefault(inner_path, []).extend(values)
+                else:
+                    found[path] = value
+        return found
+
+    EventPattern._flatten_dict = staticmethod(flatten)  # type: ignore[method-assign]
+
+
+def route_ecs_tasks(hook_url: str) -> None:
+    """RunTask hands every task it creates to the runner, which runs it as a local process
+    (services/tasks.py) and stops it here with the exit code when the process ends.
+
+    moto runs nothing: its tasks jump to STOPPED as soon as they are read (its state
+    manager's default); they stay RUNNING until the runner stops them now. It sums the
+    containers' memory, which a Fargate task definition need not set (only the task's):
+    a container without it counts 0. StopTask with the runner's exit-code marker records
+    the exit code on the task's container and the stop code.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend  # noqa: PLC0415
+    from moto.moto_api import state_manager  # noqa: PLC0415
+
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+    )
+    original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+    original_run = EC2ContainerServiceBackend.run_task
+    original_stop = EC2ContainerServiceBackend.stop_task
+
+    def requirements(task_definition: Any) -> dict[str, Any]:
+        patched = copy.copy(task_definition)
+        patched.container_definitions = [
+            {**c, "memory": c.get("memory") or c.get("Memory") or c.get("memoryReservation") or 0}
+            for c in task_definition.container_definitions
+        ]
+        answer: dict[str, Any] = original_requirements(patched)
+        return answer
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_run(self, *args, **kwargs)
+        for task in tasks:
+            request = {
+                "task": task.task_arn,
+                "cluster": task.cluster_arn,
+                "taskDefinition": task.task_definition_arn,
+                "overrides": task.overrides,
+                "startedBy": task.started_by,
+                "group": task.group,
+            }
+            try:
+                status, answer = call_hook(hook_url, RUN_TASK_PATH, request)
+            except OSError as exc:
+                status, answer = 500, {"errorMessage": str(exc)}
+            if status >= 400:  # the runner could not take it: the task never starts
+                task.last_status = task.desired_status = "STOPPED"
+                task.stopped_reason = f"CannotStartContainerError: {answer.get('errorMessage')}"
+        return tasks
+
+    def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        exit_code = None
+        if EXIT_MARKER in reason:
+            reason, _, code = reason.partition(EXIT_MARKER)
+            exit_code = int(code.rstrip("]"))
+        task = original_stop(self, cluster_str, task_str, reason)
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            if exit_code is not None:
+                container.exitCode = exit_code
+        # moto's task has no stop code of its own
+        stop_code = "EssentialContainerExited" if exit_code is not None else "UserInitiated"
+        setattr(task, "stop_code", stop_code)  # noqa: B010
+        return task
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(  # type: ignore[method-assign]
+        requirements
+    )
+    EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.stop_task = stop_task  # type: ignore[method-assign]
+
+
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     stream_dynamodb_changes_without_delivering_them()
@@ -703,4 +807,6 @@ def apply_moto_patches(hook_url: str | None = None) -> None:
         wait_for_custom_resources(hook_url)
         deliver_rule_targets_to_lambda(hook_url)
         deliver_sns_as_aws_does(hook_url)
+        route_ecs_tasks(hook_url)
     send_s3_events_as_aws_does()
+    match_arrays_of_objects_in_event_patterns()

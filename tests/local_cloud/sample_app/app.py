@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as targets
 from aws_cdk import aws_events as events
@@ -313,9 +314,44 @@ class ComputeStack(Stack):
                 ],
             )
         )
-        # A container image (a batch task's, say): the local cloud cannot build images and
-        # must say so rather than skip it silently.
-        ecr_assets.DockerImageAsset(self, "TaskImage", directory=str(HERE / "image"))
+        # A batch task on Fargate, its image a Docker image asset (the local cloud cannot
+        # build it: it runs the task's command as a local process from the Dockerfile), and
+        # a rule that keeps the stop events of tasks that failed.
+        image = ecr_assets.DockerImageAsset(self, "TaskImage", directory=str(HERE / "image"))
+        cluster = ecs.Cluster(self, "Batch", vpc=vpc)
+        task = ecs.FargateTaskDefinition(self, "BatchTask", cpu=256, memory_limit_mib=512)
+        task.add_container(
+            "Worker",
+            container_name="worker",
+            image=ecs.ContainerImage.from_docker_image_asset(image),
+            environment={"TABLE_NAME": table.table_name},
+        )
+        table.grant_write_data(task.task_role)
+        failed_tasks = sqs.Queue(self, "FailedTasks", enforce_ssl=True)
+        events.Rule(
+            self,
+            "TaskFailed",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"],
+                detail_type=["ECS Task State Change"],
+                detail={
+                    "clusterArn": [cluster.cluster_arn],
+                    "lastStatus": ["STOPPED"],
+                    "containers": {"exitCode": [{"anything-but": 0}]},
+                },
+            ),
+            targets=[events_targets.SqsQueue(failed_tasks)],
+        )
+        cdk.CfnOutput(self, "BatchClusterArn", value=cluster.cluster_arn)
+        cdk.CfnOutput(self, "BatchTaskDefinitionArn", value=task.task_definition_arn)
+        cdk.CfnOutput(self, "FailedTasksUrl", value=failed_tasks.queue_url)
+        cdk.CfnOutput(
+            self,
+            "BatchSubnets",
+            value=",".join(
+                vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
+            ),
+        )
 
 
 class CustomStack(Stack):
