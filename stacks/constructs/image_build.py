@@ -127,13 +127,14 @@ class DeployTimeImage(Construct):
         construct_id: str,
         *,
         context: Mapping[str, Path],
+        repository_name: str,
         description: str,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         directory, self.image_tag = stage_build_context(context)
-        self.repository = self._build_repository(removal_policy)
+        self.repository = self._build_repository(repository_name, removal_policy)
         self.source = s3_assets.Asset(self, "Source", path=str(directory))
         log_group = self._log_group("BuildLogs", log_retention, removal_policy)
         self.project = self._build_project(description, log_group)
@@ -152,10 +153,12 @@ class DeployTimeImage(Construct):
             },
         )
 
-    def _build_repository(self, removal_policy: RemovalPolicy) -> ecr.Repository:
+    def _build_repository(self, name: str, removal_policy: RemovalPolicy) -> ecr.Repository:
         repository = ecr.Repository(
             self,
             "Repository",
+            # named from the stage (lower case, as ECR wants): a reader knows whose it is
+            repository_name=name,
             image_scan_on_push=True,
             # a tag is a content hash: it never moves to another image
             image_tag_mutability=ecr.TagMutability.IMMUTABLE,

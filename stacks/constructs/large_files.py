@@ -133,6 +133,7 @@ class LargeFileProcessing(Capability):
                 "requirements.txt": CONTAINER_DIR / "requirements.txt",
                 "orders_core": CORE_DIR,
             },
+            repository_name=f"{settings.name_prefix.lower()}/files-task",
             description="the large-file task's image",
             log_retention=settings.log_retention,
             removal_policy=stateful_removal(settings),
