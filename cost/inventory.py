@@ -59,6 +59,7 @@ class Inventory:
     mappings: list[Mapping] = field(default_factory=list)
     custom_metrics: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name)
     fargate_tasks: list[tuple[float, float]] = field(default_factory=list)  # (vCPU, GB)
+    image_repositories: int = 0  # ECR repositories (the task's image, built at deploy time)
 
     def function(self, suffix: str) -> Function | None:
         """The function whose service name ends with `-suffix` (e.g. "ingest")."""
@@ -295,3 +296,5 @@ def _count(  # noqa: PLR0912 - one branch per priced resource type
             services[logical_id] = function.service
     elif kind == "AWS::ECS::TaskDefinition":
         inventory.fargate_tasks.append(_fargate_size(resource))
+    elif kind == "AWS::ECR::Repository":
+        inventory.image_repositories += 1

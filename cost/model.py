@@ -82,6 +82,12 @@ class Assumptions:
     files_lines_per_second: float = 4000.0  # one file function on AWS (see make bench)
     aggregator_ms_per_record: float = 12.0
     lines_per_customer: int = 100  # customers upserted per chunk: one per this many lines
+    task_lines_per_second: float = 4000.0  # the large-file task (one vCPU, as the function)
+    large_file_mb: float = 1024.0  # the large file the per-file line describes
+    line_bytes: float = 95.0  # an average line (samples/transactions.csv, the benchmark's)
+    task_start_seconds: float = 60.0  # billed from the image pull; Fargate's minimum is 60 s
+    image_gb: float = 0.15  # the task's image in ECR (python:3.14-slim plus the packages)
+    images_kept: int = 10  # the repository's lifecycle rule
 
     def with_overrides(self, pairs: list[str]) -> Assumptions:
         known = {f.name: f.type for f in fields(self)}
@@ -141,8 +147,11 @@ def _gb_second(prices: Prices, function: Function) -> float:
     return prices[f"lambda_gb_second_{function.architecture}"]
 
 
-def at_rest(inventories: dict[str, Inventory], prices: Prices) -> Table:
+def at_rest(
+    inventories: dict[str, Inventory], prices: Prices, a: Assumptions | None = None
+) -> Table:
     """Monthly cost with no traffic at all."""
+    a = a or Assumptions()
     hours = prices.hours_per_month
     rows: list[tuple[str, list[float]]] = []
 
@@ -176,6 +185,13 @@ def at_rest(inventories: dict[str, Inventory], prices: Prices) -> Table:
     row(
         "CloudWatch custom metrics the dashboard reads (billed in months with traffic)",
         [len(i.custom_metrics) * prices["cloudwatch_metric_month"] for i in each],
+    )
+    row(
+        "ECR: the large-file task's images (the lifecycle rule keeps 10)",
+        [
+            i.image_repositories * a.image_gb * a.images_kept * prices["ecr_storage_gb_month"]
+            for i in each
+        ],
     )
     row(
         "SQS: Lambda's idle long polling of each mapped queue",
@@ -368,6 +384,43 @@ def per_million_ledger(inventory: Inventory, prices: Prices, a: Assumptions) -> 
             Line(
                 "per million file lines or orders with an amount: aggregation",
                 (aggregate * MILLION,),
+            ),
+        ),
+    )
+
+
+def large_files(inventory: Inventory, prices: Prices, a: Assumptions) -> Table | None:
+    """What a file over `large_file_bytes` costs through the Fargate task, next to the
+    function's compute for the same lines (the writes are the same either way)."""
+    files = inventory.function("files")
+    if not inventory.fargate_tasks or files is None:
+        return None
+    vcpu, gb = inventory.fargate_tasks[0]
+    task_hour = vcpu * prices["fargate_vcpu_hour_arm64"] + gb * prices["fargate_gb_hour_arm64"]
+    lines = a.large_file_mb * 1024 * 1024 / a.line_bytes
+    task_seconds = a.task_start_seconds + lines / a.task_lines_per_second
+    writes = (
+        lines * (1 + 2 / a.lines_per_customer) * prices["dynamodb_write_units_million"] / MILLION
+    )
+    per_million_task = MILLION / a.task_lines_per_second / 3600 * task_hour
+    per_million_function = (
+        files.memory_mb / 1024 / a.files_lines_per_second * MILLION * _gb_second(prices, files)
+    )
+    return Table(
+        f"Large files through the Fargate task (USD): {vcpu:g} vCPU, {gb:g} GB, ARM64, "
+        f"{a.task_lines_per_second:g} lines/s, {a.line_bytes:g}-byte lines",
+        ("this stage",),
+        (
+            Line(
+                f"one {a.large_file_mb:g} MB file ({lines / MILLION:.1f} million lines): the "
+                f"task's vCPU and GB-hours ({task_seconds / 60:.0f} min with its start)",
+                (task_seconds / 3600 * task_hour,),
+            ),
+            Line("the same file: transaction and customer writes (as via the function)", (writes,)),
+            Line("per 100 million lines, compute: the task", (100 * per_million_task,)),
+            Line(
+                "per 100 million lines, compute: the file function, for comparison",
+                (100 * per_million_function,),
             ),
         ),
     )

@@ -11,6 +11,7 @@ from cost.model import (
     Prices,
     Table,
     at_rest,
+    large_files,
     per_million_ledger,
     per_million_orders,
     variants,
@@ -35,18 +36,31 @@ def render_table(table: Table, total_label: str = "total") -> str:
     return "\n".join([f"**{table.title}**", "", header, rule, *rows, totals])
 
 
+def render_large_files(table: Table) -> str:
+    """The large-file lines (no total: they are alternatives, not parts of one bill)."""
+    header = "| item | " + " | ".join(table.columns) + " |"
+    rows = [
+        f"| {line.item} | " + " | ".join(_money(v) for v in line.values) + " |"
+        for line in table.lines
+    ]
+    return "\n".join([f"**{table.title}**", "", header, "|---|---:|", *rows])
+
+
 def render(inventory: Inventory, prices: Prices, assumptions: Assumptions, label: str) -> str:
     configurations = variants(inventory)
     parts = [
         f"#### {label}: {inventory.region}, list prices as of {prices.as_of} (`cost/prices.json`)",
         "",
-        render_table(at_rest(configurations, prices)),
+        render_table(at_rest(configurations, prices, assumptions)),
         "",
         render_table(per_million_orders(configurations, prices, assumptions)),
     ]
     ledger = per_million_ledger(inventory, prices, assumptions)
     if ledger is not None:
         parts += ["", render_table(ledger, total_label="per million file lines, in all")]
+    large = large_files(inventory, prices, assumptions)
+    if large is not None:
+        parts += ["", render_large_files(large)]
     return "\n".join(parts)
 
 

@@ -167,3 +167,27 @@ def test_the_edge_is_priced_per_request_and_costs_nothing_at_rest(
     # at rest the distribution, its VPC origin and Lambda@Edge cost nothing: prod (edge)
     # and dev (no edge) have the same fixed lines
     assert at_rest(variants(edge), prices) == at_rest(variants(no_edge), prices)
+
+
+def test_the_large_file_task_is_priced_per_file_and_its_endpoints_at_rest(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    from cost.model import large_files  # noqa: PLC0415
+
+    inventory = load_inventory(outdir(prod))
+    assert inventory.fargate_tasks == [(1.0, 2.0)]
+    assert inventory.image_repositories == 1
+    # SQS, ECR API, ECR Docker, CloudWatch Logs: one interface each in both AZs
+    assert inventory.interface_endpoint_azs == 8
+    prices = load_prices("us-east-1")
+    table = large_files(inventory, prices, Assumptions(large_file_mb=1024, line_bytes=100))
+    assert table is not None
+    one_file, _, per_hundred_million, _ = (line.values[0] for line in table.lines)
+    lines = 1024 * 1024 * 1024 / 100
+    hour = prices["fargate_vcpu_hour_arm64"] + 2 * prices["fargate_gb_hour_arm64"]
+    assert one_file == pytest.approx((60 + lines / 4000) / 3600 * hour)
+    assert per_hundred_million == pytest.approx(100_000_000 / 4000 / 3600 * hour)
+    rest = {line.item: line.values[0] for line in at_rest(variants(inventory), prices).lines}
+    assert rest["Interface VPC endpoints (per AZ-hour)"] == pytest.approx(8 * 0.01 * 730)
+    # dev has the large-file path off: no task, no repository, no extra endpoints
+    assert large_files(load_inventory(outdir(dev)), prices, Assumptions()) is None
