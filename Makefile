@@ -20,7 +20,7 @@ OUT ?= cdk.out
 CDK_ARGS ?=
 CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov cost cost-readme local bootstrap deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ lint: install  ## ruff (lint + format check)
 	ruff format --check .
 
 typecheck: install  ## mypy, strict
-	mypy app.py stacks lambdas local_cloud cost
+	mypy app.py stacks lambdas local_cloud cost benchmarks
 
 actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps when installed)
 	actionlint
@@ -76,6 +76,14 @@ cost-readme: install  ## regenerate README's cost section from both stages
 	$(MAKE) --no-print-directory synth STAGE=prod OUT=cdk.out.prod
 	python -m cost dev=cdk.out prod=cdk.out.prod --readme README.md > /dev/null
 
+# BENCH_ARGS, e.g. "--baseline <git ref>" (cold init of that commit's functions too)
+BENCH_ARGS ?=
+bench: install  ## measure against same-run floors; writes docs/benchmarks.md and README's table
+	python -m benchmarks $(BENCH_ARGS)
+
+capacity: install  ## bounded load sweep on the local cloud; writes docs/capacity.md's table
+	python -m benchmarks.capacity $(CAPACITY_ARGS)
+
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \
 		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}'
@@ -93,4 +101,4 @@ destroy: install  ## delete the stacks (prod keeps its table and queues)
 	$(CDK) destroy --all
 
 clean:  ## remove build output (not the virtualenv)
-	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache .benchmarks
