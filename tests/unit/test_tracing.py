@@ -13,7 +13,8 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACE_HEADER = "Root=1-67891234-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+TRACE_ROOT = "1-67891234-0123456789abcdef01234567"
+TRACE_HEADER = f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1"
 
 SCRIPT = textwrap.dedent(
     """
@@ -90,4 +91,4 @@ def test_ingest_keeps_the_trace_without_the_xray_sdk() -> None:
     # And its log lines name the trace
     logs = [json.loads(line) for line in lines if line.startswith('{"level"')]
     assert logs, completed.stdout
-    assert all(log.get("xray_trace_id") == TRACE_HEADER.split(";")[0][5:] for log in logs)
+    assert all(log.get("xray_trace_id") == TRACE_ROOT for log in logs)
