@@ -329,7 +329,11 @@ def run(*, rounds: int = 3, values: int = 3, baseline: str | None = None) -> Sec
         rows.append(
             Row(
                 section="cold init",
-                what=f"{function.name}: import, settings, clients",
+                what=(
+                    f"{function.name}: import, settings, clients"
+                    if function.clients
+                    else f"{function.name}: import, config file, gate"
+                ),
                 measured=Figure(_median(values_by_name[command.name])),
                 floor=Figure(floor_s),
                 floor_what=function.floor_text,

@@ -238,7 +238,9 @@ def run(*, lines: int = 5_000, customers: int = 500, threads: int = 8) -> Sectio
         "the transactions table has; conditional UpdateItem as the customer upserts), then "
         f"the whole file path (S3 read, parse, writes, {figures.calls.get('UpdateItem', 0):,} "
         "customer upserts, report, move). The second row's floor is the file path's own "
-        f"calls ({figures.calls}) at those raw rates.",
+        "calls ("
+        + ", ".join(f"{count:,} {name}" for name, count in sorted(figures.calls.items()))
+        + ") at those raw rates.",
     )
     return Section("File path", rows, notes)
 
