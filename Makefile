@@ -1,6 +1,6 @@
 # The one entry point. Every target installs what it needs first.
 #   make local   run the whole system on this machine (no Docker, no AWS account)
-#   make test    lint, type-check, all tests, nag-checked synth of both stages, cfn-lint
+#   make test    lint, type-check, all tests, nag-checked synth of every variant, cfn-lint, checkov
 #   make synth | deploy | destroy   [STAGE=dev|prod]
 
 SHELL := bash
@@ -20,7 +20,7 @@ OUT ?= cdk.out
 CDK_ARGS ?=
 CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint test synth cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test synth synth-variants scan-variants cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,7 @@ actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps
 
 test: lint typecheck actionlint  ## everything CI runs
 	pytest
-	$(MAKE) --no-print-directory cfn-lint checkov STAGE=dev OUT=cdk.out
-	$(MAKE) --no-print-directory cfn-lint checkov STAGE=prod OUT=cdk.out.prod
+	$(MAKE) --no-print-directory scan-variants
 
 synth: install  ## synthesize (cdk-nag runs; any finding or warning fails it)
 	$(CDK) synth --quiet -o $(OUT) 2>&1 | tee $(OUT).log
@@ -67,6 +66,30 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 checkov: synth $(CHECKOV_VENV)/.installed  ## checkov on the templates (skips explained in docs/security.md)
 	$(CHECKOV_VENV)/bin/checkov --directory $(OUT) --framework cloudformation --quiet --compact --skip-download
+
+# The variants `make test` synthesizes (cdk-nag inside each synth) and scans: dev (no
+# edge), prod (the edge, in us-east-1 beside the distribution), and prod in eu-west-1
+# with every edge option (the edge function in its own us-east-1 stack; token auth, a
+# custom domain, status caching and the ALB's WAF counting by the viewer's address).
+EDGE_EU_OUT := cdk.out.prod-eu
+EDGE_EU_ARGS := -c region=eu-west-1 -c waf_enabled=true -c status_cache_seconds=5 \
+	-c edge_domain_names=api.example.com \
+	-c edge_certificate_arn=arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012 \
+	-c edge_auth_issuer=https://issuer.example.com/ -c edge_auth_audience=orders-api \
+	-c edge_auth_jwks_url=https://issuer.example.com/.well-known/jwks.json \
+	-c edge_auth_required_scope=orders/write
+VARIANT_OUTS := cdk.out cdk.out.prod $(EDGE_EU_OUT)
+
+synth-variants: install  ## synthesize every variant `make test` checks (nag runs in each)
+	$(MAKE) --no-print-directory synth STAGE=dev OUT=cdk.out
+	$(MAKE) --no-print-directory synth STAGE=prod OUT=cdk.out.prod
+	$(MAKE) --no-print-directory synth STAGE=prod OUT=$(EDGE_EU_OUT) CDK_ARGS="$(EDGE_EU_ARGS)"
+
+scan-variants: synth-variants $(CHECKOV_VENV)/.installed  ## cfn-lint + checkov on all variants, one run each
+	cfn-lint $(addsuffix /*.template.json,$(VARIANT_OUTS))
+	@# --file, not one --directory per variant: checkov 3.3.30 scans only the first of several
+	$(CHECKOV_VENV)/bin/checkov --file $(addsuffix /*.template.json,$(VARIANT_OUTS)) \
+		--framework cloudformation --quiet --compact --skip-download
 
 cost: synth  ## monthly cost of the current settings, line by line (COST_ARGS="--set name=value")
 	python -m cost $(STAGE)=$(OUT) $(COST_ARGS)

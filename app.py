@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""The CDK app: reads the settings, composes the four stacks, runs cdk-nag."""
+"""The CDK app: reads the settings, composes the stacks, runs cdk-nag.
+
+Four stacks, plus the edge function's own us-east-1 stack when the edge is on in another
+region (made by the compute stack's edge front).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.common import DropRedundantRoleDependencies, ExplainCdkProviderFunctions
 from stacks.compute_stack import ComputeStack
+from stacks.constructs.functions import LayerLimitError
 from stacks.data_stack import DataStack
+from stacks.ledger import LedgerResources
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineIdentityStack, pipeline_stack_name
 from stacks.queue_stack import QueueStack
@@ -31,6 +37,7 @@ def build_app(app: App) -> App:
         table=data.table,
         queue=queue.queue,
         dead_letter_queue=queue.dead_letter_queue,
+        ledger=LedgerResources.of(data, queue),
     )
     if settings.github_repository:  # optional: the CI/CD identity, one stack per account
         PipelineIdentityStack(app, pipeline_stack_name(settings), settings=settings)
@@ -41,7 +48,13 @@ def build_app(app: App) -> App:
     Aspects.of(app).add(ExplainCdkProviderFunctions())
     # Every synth is checked; an unacknowledged finding fails it.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
-    if not settings.https:
+    if not settings.edge_on:
+        print(
+            "note: the edge is off, so the API is open to anyone who can reach the load "
+            "balancer (-c edge_enabled=true puts CloudFront in front: HTTPS, optional tokens)",
+            file=sys.stderr,
+        )
+    if not settings.edge_on and not settings.https:
         print(
             "note: no certificate_arn set, so the API is served over plain HTTP on port 80 "
             "(set -c certificate_arn=arn:aws:acm:... for HTTPS)",
@@ -54,7 +67,7 @@ def main() -> None:
     app = App()
     try:
         build_app(app)
-    except SettingsError as error:
+    except (SettingsError, LayerLimitError) as error:
         sys.exit(f"error: {error}")
     app.synth()
 

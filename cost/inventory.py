@@ -7,6 +7,7 @@ whatever the settings synthesized: a stage, the edge on or off, another region.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,12 +121,64 @@ def _function(resource: dict[str, Any], logical_id: str) -> Function:
     )
 
 
-def _edge_function_ids(resources: dict[str, Any]) -> set[str]:
-    """Functions associated with a CloudFront distribution (Lambda@Edge)."""
-    text = json.dumps(
-        [r for r in resources.values() if r.get("Type") == "AWS::CloudFront::Distribution"]
-    )
-    return {lid for lid in resources if f'"{lid}"' in text}
+def _referenced(resource: Any, kind: str) -> list[str]:
+    """Logical ids a resource's properties name with `Ref` (kind "Ref") or `Fn::GetAtt`."""
+    found: list[str] = []
+    if isinstance(resource, dict):
+        for key, value in resource.items():
+            if key == kind == "Ref" and isinstance(value, str):
+                found.append(value)
+            elif key == kind == "Fn::GetAtt" and isinstance(value, list) and value:
+                found.append(str(value[0]))
+            else:
+                found += _referenced(value, kind)
+    elif isinstance(resource, list):
+        for value in resource:
+            found += _referenced(value, kind)
+    return found
+
+
+def _edge_functions(stacks: list[tuple[str, str | None, dict[str, Any]]]) -> set[tuple[str, str]]:
+    """(stack, logical id) of every function a CloudFront distribution runs (Lambda@Edge).
+
+    A distribution names a function version: in its own stack (`Ref` to an
+    AWS::Lambda::Version), or, when the app lives outside us-east-1, through CDK's
+    cross-region reader of the SSM parameter the us-east-1 edge stack writes the version
+    ARN into. Both lead to the version's function, in whichever stack it is.
+    """
+    versions: dict[tuple[str, str], tuple[str, str]] = {}  # version -> its function
+    parameters: dict[str, tuple[str, str]] = {}  # SSM parameter name -> the version it holds
+    wanted_versions: set[tuple[str, str]] = set()
+    wanted_parameters: set[str] = set()
+    for name, _, template in stacks:
+        resources: dict[str, Any] = template.get("Resources", {})
+        for logical_id, resource in resources.items():
+            kind, props = resource.get("Type"), resource.get("Properties", {})
+            if kind == "AWS::Lambda::Version":
+                for function_id in _referenced(props.get("FunctionName"), "Ref"):
+                    versions[(name, logical_id)] = (name, function_id)
+            elif kind == "AWS::SSM::Parameter" and isinstance(props.get("Name"), str):
+                for version_id in _referenced(props.get("Value"), "Ref"):
+                    parameters[props["Name"]] = (name, version_id)
+            elif kind == "AWS::CloudFront::Distribution":
+                associations = [
+                    association
+                    for behavior in _behaviors(props.get("DistributionConfig", {}))
+                    for association in behavior.get("LambdaFunctionAssociations", [])
+                ]
+                arns = [association.get("LambdaFunctionARN") for association in associations]
+                for version_id in _referenced(arns, "Ref"):
+                    wanted_versions.add((name, version_id))
+                for reader_id in _referenced(arns, "Fn::GetAtt"):
+                    reader = resources.get(reader_id, {}).get("Properties", {})
+                    if isinstance(reader.get("ParameterName"), str):
+                        wanted_parameters.add(reader["ParameterName"])
+    wanted_versions |= {parameters[p] for p in wanted_parameters if p in parameters}
+    return {versions[v] for v in wanted_versions if v in versions}
+
+
+def _behaviors(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [config.get("DefaultCacheBehavior", {}), *config.get("CacheBehaviors", [])]
 
 
 def _dashboard_body(body: Any) -> dict[str, Any]:
@@ -174,13 +227,18 @@ def load_inventory(directory: str | Path) -> Inventory:
     stacks = _stacks(Path(directory))
     if not stacks:
         raise AssemblyError(f"{directory} holds no CloudFormation stacks")
-    regions = {region for _, region, _ in stacks if region}
-    inventory = Inventory(region=sorted(regions)[0] if len(regions) == 1 else "us-east-1")
+    # The app's region: where most of its stacks are (an app outside us-east-1 has its
+    # Lambda@Edge function in a small us-east-1 stack of its own).
+    regions = Counter(region for _, region, _ in stacks if region)
+    inventory = Inventory(
+        region=min(regions, key=lambda r: (-regions[r], r)) if regions else "us-east-1"
+    )
     services: dict[str, str] = {}  # function logical id -> service, per template
+    edge_functions = _edge_functions(stacks)
     for name, _, template in stacks:
         inventory.stacks.append(name)
         resources: dict[str, Any] = template.get("Resources", {})
-        edge_ids = _edge_function_ids(resources)
+        edge_ids = {logical_id for stack, logical_id in edge_functions if stack == name}
         services.clear()
         for logical_id, resource in resources.items():
             _count(inventory, logical_id, resource, edge_ids, services)

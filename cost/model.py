@@ -9,6 +9,7 @@ with every report, so a reader can see what each line counts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,10 @@ class Assumptions:
     ingest_ms: float = 15.0  # billed duration of one ingest invocation (one order)
     process_ms_per_order: float = 6.0  # a batch of n orders bills about n times this
     edge_ms: float = 2.0
+    edge_log_bytes: int = 350  # START/END/REPORT per request (it logs refusals only)
+    status_reads_per_order: float = 1.0  # a client confirming its order once
+    status_ms: float = 10.0
+    status_log_bytes: int = 1000
     ingest_log_bytes: int = 1500  # structured lines + START/END/REPORT per request
     process_log_bytes_per_order: int = 700
     files_lines_per_second: float = 4000.0  # one file function on AWS (see make bench)
@@ -201,49 +206,44 @@ def _xray_share(rate: float) -> float:
 
 
 def per_million_orders(inventories: dict[str, Inventory], prices: Prices, a: Assumptions) -> Table:
-    """What one million orders (one per request) add, in a month of steady traffic."""
+    """What one million orders (one per request) add, in a month of steady traffic,
+    with `status_reads_per_order` status reads each where there is a status function."""
     per_order: dict[str, list[float]] = {}
     names = list(inventories)
 
     def add(item: str, column: int, value: float) -> None:
         per_order.setdefault(item, [0.0] * len(names))[column] += value
 
-    request_gb = (a.request_bytes + a.response_bytes) / GB
     for column, inventory in enumerate(inventories.values()):
         ingest = inventory.function("ingest")
         process = inventory.function("process")
+        status = inventory.function("status")
         mapping = inventory.mapping("process")
         fill = _batch_fill(mapping, a.orders_per_second)
+        reads = a.status_reads_per_order if status else 0.0
+        requests = 1.0 + reads  # HTTP requests per order: the POST and the status reads
+        request_gb = (a.request_bytes + a.response_bytes + reads * a.response_bytes) / GB
         if inventory.load_balancers:
+            # Each POST a new connection, unless CloudFront is in front: it keeps its
+            # connections to the origin open, so only the bytes count.
+            new_connections = 0.0 if inventory.distributions else requests
             lcu_hours = max(
-                1 / (LCU_NEW_CONNECTIONS_PER_S * 3600), request_gb / LCU_LAMBDA_GB_PER_HOUR
+                new_connections / (LCU_NEW_CONNECTIONS_PER_S * 3600),
+                request_gb / LCU_LAMBDA_GB_PER_HOUR,
             )
             add("ALB capacity units", column, lcu_hours * prices["alb_lcu_hour"])
         if inventory.distributions:
-            add(
-                "CloudFront HTTPS requests and data out",
-                column,
-                prices["cloudfront_https_requests_10k"] / 10_000
-                + a.response_bytes / GB * prices["cloudfront_data_out_gb"],
-            )
-            memory = inventory.edge_functions[0].memory_mb if inventory.edge_functions else 128
-            add(
-                "Lambda@Edge viewer request",
-                column,
-                prices["lambda_edge_requests_million"] / MILLION
-                + memory
-                / 1024
-                * max(a.edge_ms, EDGE_MIN_BILLED_MS)
-                / 1000
-                * prices["lambda_edge_gb_second"],
+            _add_edge(
+                add, column=column, inventory=inventory, prices=prices, a=a, requests=requests
             )
         if inventory.web_acl_rules:
-            add("WAF requests", column, prices["waf_requests_million"] / MILLION)
+            add("WAF requests", column, requests * prices["waf_requests_million"] / MILLION)
         for role, function, invocations, seconds in (
             ("ingest", ingest, 1.0, a.ingest_ms / 1000),
             ("process", process, 1 / fill, a.process_ms_per_order * fill / 1000),
+            ("status", status, reads, a.status_ms / 1000),
         ):
-            if function is None:
+            if function is None or not invocations:
                 continue
             add(
                 f"Lambda {role}: requests and GB-seconds at its memory and architecture",
@@ -254,12 +254,24 @@ def per_million_orders(inventories: dict[str, Inventory], prices: Prices, a: Ass
         # SendMessage per order; ReceiveMessage and DeleteMessageBatch per batch.
         add("SQS requests", column, (1 + 2 / fill) * prices["sqs_requests_million"] / MILLION)
         add("DynamoDB writes (1 KB item)", column, prices["dynamodb_write_units_million"] / MILLION)
+        if reads:
+            # a strongly consistent GetItem of an item under 4 KB: one read unit
+            add(
+                "DynamoDB consistent reads (status)",
+                column,
+                reads * prices["dynamodb_read_units_million"] / MILLION,
+            )
         endpoint_gb = 3 * a.request_bytes / GB  # send, receive, (delete is small)
         if inventory.interface_endpoint_azs:
             add("VPC endpoint data", column, endpoint_gb * prices["interface_endpoint_gb"])
         if inventory.nat_gateways:
             add("NAT gateway data", column, endpoint_gb * prices["nat_gateway_gb"])
-        log_bytes = a.ingest_log_bytes + a.process_log_bytes_per_order
+        log_bytes = (
+            a.ingest_log_bytes
+            + a.process_log_bytes_per_order
+            + reads * a.status_log_bytes
+            + (requests * a.edge_log_bytes if inventory.edge_functions else 0.0)
+        )
         add(
             "CloudWatch Logs ingestion",
             column,
@@ -268,6 +280,7 @@ def per_million_orders(inventories: dict[str, Inventory], prices: Prices, a: Ass
         traces = _xray_share(a.orders_per_second) * (
             (1.0 if ingest and ingest.traced else 0.0)
             + (1 / fill if process and process.traced else 0.0)
+            + (reads if status and status.traced else 0.0)
         )
         if traces:
             add(
@@ -280,9 +293,44 @@ def per_million_orders(inventories: dict[str, Inventory], prices: Prices, a: Ass
     )
     title = (
         f"Per million orders (USD): {a.orders_per_second:g} orders/s steady, one order per "
-        "request, batches filled to the mapping's size or one second of traffic"
+        f"request, {a.status_reads_per_order:g} status read(s) per order, batches filled to "
+        "the mapping's size or one second of traffic"
     )
     return Table(title, tuple(names), lines)
+
+
+def _add_edge(
+    add: Callable[[str, int, float], None],
+    *,
+    column: int,
+    inventory: Inventory,
+    prices: Prices,
+    a: Assumptions,
+    requests: float,
+) -> None:
+    """CloudFront and Lambda@Edge, per order: `requests` HTTP requests through the edge."""
+    add(
+        "CloudFront: HTTPS requests, data out to clients and to the origin",
+        column,
+        requests * prices["cloudfront_https_requests_10k"] / 10_000
+        + requests * a.response_bytes / GB * prices["cloudfront_data_out_gb"]
+        # the order's body goes on to the ALB (origin fetches back are free from AWS origins)
+        + a.request_bytes / GB * prices["cloudfront_origin_data_gb"],
+    )
+    for function in inventory.edge_functions:  # each runs on every request (viewer events)
+        add(
+            "Lambda@Edge viewer request: requests and GB-seconds (1 ms steps)",
+            column,
+            requests
+            * (
+                prices["lambda_edge_requests_million"] / MILLION
+                + function.memory_mb
+                / 1024
+                * max(a.edge_ms, EDGE_MIN_BILLED_MS)
+                / 1000
+                * prices["lambda_edge_gb_second"]
+            ),
+        )
 
 
 def per_million_ledger(inventory: Inventory, prices: Prices, a: Assumptions) -> Table | None:

@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--assembly", default=os.environ.get("LOCAL_ASSEMBLY", "cdk.out"))
     up.add_argument("--http-port", type=int, default=_env_int("LOCAL_HTTP_PORT") or 8080)
     up.add_argument(
+        "--edge-port",
+        type=int,
+        default=_env_int("LOCAL_EDGE_PORT") or 8081,
+        help="the CloudFront edge door's port (when the assembly has a distribution)",
+    )
+    up.add_argument(
         "--fault-rate", type=float, default=float(os.environ.get("LOCAL_FAULT_RATE") or 0)
     )
     up.add_argument("--log-dir", default=os.environ.get("LOCAL_LOG_DIR", ".local-cloud/logs"))
@@ -81,6 +87,7 @@ def _up(args: argparse.Namespace) -> int:
         args.assembly,
         host=args.host,
         http_port=args.http_port,
+        edge_port=args.edge_port,
         aws_port=args.aws_port if args.aws_port is not None else state.DEFAULT_AWS_PORT,
         fault_rate=args.fault_rate,
         log_dir=args.log_dir,

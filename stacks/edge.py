@@ -1,4 +1,7 @@
-"""What guards and records the load balancer: access-log buckets and the optional WAF."""
+"""What guards and records the load balancer: access-log buckets and the optional WAF.
+
+(Not the CloudFront edge: that is stacks/front.py.)
+"""
 
 from __future__ import annotations
 
@@ -77,7 +80,11 @@ class WebAcl(Construct):
         *,
         settings: Settings,
         load_balancer: elbv2.IApplicationLoadBalancer,
+        forwarded_ip_header: str | None = None,
     ) -> None:
+        """With `forwarded_ip_header` (the edge in front: every request comes from one of
+        CloudFront's addresses), the rate limit counts by the viewer address that header
+        holds instead of by the connecting address."""
         super().__init__(scope, construct_id)
         metric_prefix = settings.name_prefix
         self.acl = wafv2.CfnWebACL(
@@ -107,8 +114,8 @@ class WebAcl(Construct):
                     priority=2,
                     action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=settings.waf_rate_limit, aggregate_key_type="IP"
+                        rate_based_statement=_rate_limit(
+                            settings.waf_rate_limit, forwarded_ip_header
                         )
                     ),
                     visibility_config=_visibility(f"{metric_prefix}-rate-limit"),
@@ -121,6 +128,22 @@ class WebAcl(Construct):
             resource_arn=load_balancer.load_balancer_arn,
             web_acl_arn=self.acl.attr_arn,
         )
+
+
+def _rate_limit(
+    limit: int, forwarded_ip_header: str | None
+) -> wafv2.CfnWebACL.RateBasedStatementProperty:
+    if forwarded_ip_header is None:
+        return wafv2.CfnWebACL.RateBasedStatementProperty(limit=limit, aggregate_key_type="IP")
+    return wafv2.CfnWebACL.RateBasedStatementProperty(
+        limit=limit,
+        aggregate_key_type="FORWARDED_IP",
+        # The edge function sets this header itself (a viewer cannot choose it). A value
+        # that is no IP address never came from the edge: it counts as over the limit.
+        forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+            header_name=forwarded_ip_header, fallback_behavior="MATCH"
+        ),
+    )
 
 
 def _managed_rule_group(

@@ -50,9 +50,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.common import acknowledge, checkov_skip
+from stacks.common import ASSET_EXCLUDES, LAMBDAS_DIR, acknowledge, checkov_skip
+from stacks.contract import API_PATH, STATUS_PATH
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 VIEWER_REQUEST_DIR = LAMBDAS_DIR / "edge" / "viewer_request"
 PREFIX_LIST_DIR = LAMBDAS_DIR / "edge" / "prefix_list"
 EDGE_CONFIG_FILE = "edge_config.json"  # lambdas/edge/viewer_request/edge_config.CONFIG_FILE
@@ -65,11 +65,17 @@ EDGE_ARCHITECTURE = lambda_.Architecture.X86_64
 EDGE_MEMORY_MB = 128
 EDGE_TIMEOUT = Duration.seconds(5)
 ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
-API_PATH = "/lambda/api"
-STATUS_PATH_PATTERN = "/lambda/api/orders/*"
+STATUS_PATH_PATTERN = f"{STATUS_PATH}/*"
+# Headers only the edge function sets (lambdas/edge/viewer_request/gate.py, tied by
+# tests/infra/test_front.py): the functions' correlation id, the authenticated caller,
+# and the viewer's address, which the ALB's web ACL counts requests by.
+REQUEST_ID_HEADER = "x-request-id"
+SUBJECT_HEADER = "x-auth-subject"
+VIEWER_IP_HEADER = "x-viewer-ip"
 # What the API reads from a request besides the body: its content type (ingest), the
-# query string (status: ?version=), and the two headers only the edge function sets.
-FORWARDED_HEADERS = ("content-type", "x-request-id", "x-auth-subject")
+# query string (status: ?version=), and the headers only the edge function sets (the
+# viewer's address is read by the ALB's web ACL, when there is one).
+FORWARDED_HEADERS = ("content-type", REQUEST_ID_HEADER, SUBJECT_HEADER, VIEWER_IP_HEADER)
 # The security headers; the edge function sets the same on the answers it generates
 # (lambdas/edge/viewer_request/refusal.SECURITY_HEADERS, kept equal by a test).
 HSTS_MAX_AGE = Duration.days(730)
@@ -78,7 +84,6 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 # not stored yet, or a 503, must never be served again from the cache.
 UNCACHED_ERRORS = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
-ASSET_EXCLUDES = ["__pycache__", "*.pyc", "__init__.py"]
 CHECKOV_EDGE_FUNCTION_REASONS = {
     "CKV_AWS_115": "Lambda@Edge takes no reserved concurrency; it runs in every edge "
     "region and shares each region's pool",

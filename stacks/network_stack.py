@@ -78,11 +78,17 @@ class NetworkStack(Stack):
             self,
             "AlbSecurityGroup",
             vpc=self.vpc,
+            # Kept as it is with the edge on too: a new description replaces the group,
+            # and compute imports its id (CloudFormation refuses to change an export in use).
             description="Load balancer: HTTP/HTTPS from the allowed CIDRs",
             # An ALB invokes Lambda targets through the Lambda API, not the VPC, so it
             # needs no egress at all.
             allow_all_outbound=False,
         )
+        if self._settings.edge_on:
+            # Only CloudFront's origin-facing servers, one rule the compute stack's edge
+            # front adds (stacks/front.py): allowed_cidrs do not apply.
+            return group
         for cidr in self._settings.allowed_cidrs:
             for port in (HTTP_PORT, HTTPS_PORT):
                 group.add_ingress_rule(

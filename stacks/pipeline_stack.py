@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.common import stack_props
+from stacks.front import EDGE_REGION
 from stacks.settings import STAGES, Settings
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -51,13 +52,18 @@ def trusted_subjects(repository: str, branch: str) -> list[str]:
     ]
 
 
-def bootstrap_role_arns(qualifier: str = DefaultStackSynthesizer.DEFAULT_QUALIFIER) -> list[str]:
-    """The bootstrap roles of this stack's account and region (`Fn::Sub` strings)."""
+def bootstrap_role_arns(
+    qualifier: str = DefaultStackSynthesizer.DEFAULT_QUALIFIER,
+    regions: tuple[str, ...] = ("${AWS::Region}",),
+) -> list[str]:
+    """The bootstrap roles of this stack's account in `regions` (`Fn::Sub` strings); by
+    default this stack's own region."""
     return [
         Fn.sub(
             f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/cdk-{qualifier}-{role}-role-"
-            "${AWS::AccountId}-${AWS::Region}"
+            f"${{AWS::AccountId}}-{region}"
         )
+        for region in regions
         for role in BOOTSTRAP_ROLES
     ]
 
@@ -116,7 +122,13 @@ class PipelineIdentityStack(Stack):
             # TagSession: the bootstrap roles trust it, and the CLI passes session tags
             # when a stack's synthesizer sets them.
             actions=["sts:AssumeRole", "sts:TagSession"],
-            resources=bootstrap_role_arns(),
+            # Elsewhere than us-east-1, a stage with the edge on deploys its Lambda@Edge
+            # function's stack there (prod has the edge on by default).
+            resources=bootstrap_role_arns(
+                regions=("${AWS::Region}",)
+                if settings.region == EDGE_REGION
+                else ("${AWS::Region}", EDGE_REGION)
+            ),
         )
         return iam.Role(
             self,

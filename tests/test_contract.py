@@ -7,7 +7,8 @@ handler through its code asset, and checks, per function,
 - the dashboard and the alarms read exactly the custom metrics its code emits, in the
   namespace and under the service dimension its own observability writes;
 - it gets exactly the environment variables its settings model reads;
-- the path the ALB routes to it is the path its handler serves.
+- the paths the ALB routes to it are paths its handler serves, and the ALB's answers to
+  other paths and methods are the edge function's.
 Renaming a metric, a variable or the path on one side only fails here.
 """
 
@@ -16,17 +17,26 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import typing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from orders_core import observability
+from orders_core.files import bucket
+from orders_core.files.bucket import ObjectRef
+from orders_core.files.event import ObjectCreatedEvent
+from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName
 from orders_core.settings import CommonSettings, load_settings
+from orders_core.versioning import format_accepted_at
 
+from lambdas.edge.viewer_request.gate import ViewerRequestGate
 from tests.infra.conftest import (
     ROOT,
     PythonFunction,
@@ -36,10 +46,13 @@ from tests.infra.conftest import (
     resources,
     synth,
 )
+from tests.unit.edge_support import cf_request
 from tests.unit.events import FakeContext, alb_event
 
 LAYER_SOURCE = ROOT / "lambdas" / "shared" / "python"
 AWS_NAMESPACE_PREFIX = "AWS/"  # AWS's own metrics; everything else is ours
+ACCEPTED_AT = format_accepted_at(1_735_689_600_000_000_000)
+REQUEST_ID = "11111111-1111-1111-1111-111111111111"
 # (namespace, metric name, dimensions): one custom metric as CloudWatch identifies it.
 Metric = tuple[str, str, frozenset[tuple[str, str]]]
 
@@ -132,10 +145,11 @@ def test_the_scan_finds_what_the_code_emits() -> None:
     # A check on the check: known emitters are found, and nothing comes from nowhere.
     emitted = {
         name: emitted_metrics(ROOT / "lambdas" / name / "handler.py", LAYER_SOURCE)
-        for name in ("ingest", "process", "files", "aggregator")
+        for name in ("ingest", "process", "status", "files", "aggregator")
     }
     assert {"OrdersAccepted", "RequestsRejected"} <= emitted["ingest"]
     assert {"OrdersStored", "OrdersDeadLettered"} <= emitted["process"]
+    assert emitted["status"] == {"StatusReads", "RequestsRejected"}
     assert {"FilesProcessed", "FileLinesRejected"} <= emitted["files"]
     assert {"LedgerRecordsApplied", "HighBalanceAlertsPublished"} <= emitted["aggregator"]
     assert set().union(*emitted.values()) == {member.value for member in MetricName}
@@ -174,7 +188,7 @@ def dashboard_reads(app: Synthesized) -> set[Metric]:
 
 
 def alarms_read(app: Synthesized) -> set[Metric]:
-    """Each custom metric an alarm watches (none today: the alarms watch AWS metrics)."""
+    """Each custom metric an alarm watches (the file processor's FilesFailed)."""
     read = set()
     for alarm in resources(app.json("Compute"), "AWS::CloudWatch::Alarm").values():
         properties = alarm["Properties"]
@@ -222,7 +236,9 @@ def test_dashboard_and_alarms_read_exactly_what_each_function_emits(
             values = {dimension: record[dimension] for dimension in dimensions}
             emitted.add(_metric(directive["Namespace"], name, values))
     assert emitted, "no function emits a custom metric"
+    assert {"ingest", "process", "files", "aggregator"} <= set(functions)
     assert dashboard_reads(app) == emitted
+    assert alarms_read(app)  # FilesFailed: an alarm on a name the code must really emit
     assert alarms_read(app) <= emitted
 
 
@@ -235,48 +251,211 @@ def test_each_function_gets_exactly_the_variables_its_settings_read(
         assert set(function.environment) == read, name
 
 
-def _routed_paths(app: Synthesized, functions: dict[str, PythonFunction]) -> tuple[str, Any]:
-    """The path pattern base of the one listener rule, and the handler it forwards to."""
+@dataclass(frozen=True)
+class Rule:
+    """One listener rule: what it matches and the function it forwards to."""
+
+    priority: int
+    patterns: tuple[str, ...]
+    methods: tuple[str, ...] | None
+    function: PythonFunction
+
+    def matches(self, method: str, path: str) -> bool:
+        def wildcard(pattern: str) -> str:  # ALB knows "*" and "?"
+            return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+        return any(re.fullmatch(wildcard(p), path) for p in self.patterns) and (
+            self.methods is None or method in self.methods
+        )
+
+
+def listener_rules(app: Synthesized, functions: dict[str, PythonFunction]) -> list[Rule]:
+    """The listener's rules in the order the ALB tries them."""
     template = app.json("Compute")
-    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
-    (condition,) = rule["Conditions"]
-    patterns = condition["PathPatternConfig"]["Values"]
-    (base,) = [p for p in patterns if not p.endswith("/*")]
-    assert patterns == [base, f"{base}/*"]  # the bare path and everything below it
-    group_ref = rule["Actions"][0]["TargetGroupArn"]["Ref"]
-    (target,) = template["Resources"][group_ref]["Properties"]["Targets"]
-    (function,) = [f for f in functions.values() if target["Id"]["Fn::GetAtt"][0] == f.logical_id]
-    return base, function
+    rules = []
+    for rule in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        properties = rule["Properties"]
+        conditions = {c["Field"]: c for c in properties["Conditions"]}
+        assert set(conditions) <= {"path-pattern", "http-request-method"}
+        methods = conditions.get("http-request-method", {}).get("HttpRequestMethodConfig")
+        group_ref = properties["Actions"][0]["TargetGroupArn"]["Ref"]
+        (target,) = template["Resources"][group_ref]["Properties"]["Targets"]
+        (function,) = [
+            f for f in functions.values() if target["Id"]["Fn::GetAtt"][0] == f.logical_id
+        ]
+        rules.append(
+            Rule(
+                priority=int(properties["Priority"]),
+                patterns=tuple(conditions["path-pattern"]["PathPatternConfig"]["Values"]),
+                methods=tuple(methods["Values"]) if methods else None,
+                function=function,
+            )
+        )
+    assert rules, "no listener rules"
+    return sorted(rules, key=lambda rule: rule.priority)
 
 
 @pytest.fixture
-def routed(
+def through_the_alb(
     app: Synthesized, functions: dict[str, PythonFunction], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, Any]]:
-    """The routed path and its handler, configured from the template's environment."""
-    base, function = _routed_paths(app, functions)
-    for name, value in function.environment.items():
-        monkeypatch.setenv(name, value if isinstance(value, str) else "https://queue.invalid/1/q")
+) -> Iterator[Any]:
+    """Answer a request line the way the ALB would: the first matching rule's handler,
+    configured from the template's environment, or the listener's JSON 404."""
+    rules = listener_rules(app, functions)
+    for rule in rules:
+        for name, value in rule.function.environment.items():
+            monkeypatch.setenv(name, value if isinstance(value, str) else f"<{name}>")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    handler = _handler(function)
-    handler.get_settings.cache_clear()
-    handler.get_service.cache_clear()
-    yield base, handler
-    handler.get_settings.cache_clear()
-    handler.get_service.cache_clear()
+    # A request that gets as far as an AWS call fails fast here, and never leaves the host.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    handlers = {rule.function.source.name: _handler(rule.function) for rule in rules}
 
+    def clear() -> None:
+        for handler in handlers.values():
+            handler.get_settings.cache_clear()
+            handler.get_service.cache_clear()
 
-def test_the_routed_path_is_the_path_the_handler_serves(routed: tuple[str, Any]) -> None:
-    base, handler = routed
-
-    def status(path: str, method: str = "POST") -> int:
-        # text/plain: a served route answers 415 from its body reader, before any AWS call
+    def answer(method: str, path: str) -> tuple[str, int]:
+        rule = next((r for r in rules if r.matches(method, path)), None)
+        if rule is None:
+            return "listener", 404
+        # text/plain: ingest answers 415 from its body reader, before any AWS call
         event = alb_event("{}", method=method, path=path, content_type="text/plain")
-        return int(handler.lambda_handler(event, FakeContext())["statusCode"])
+        handler = handlers[rule.function.source.name]
+        clear()  # each function reads its own environment, set above
+        return rule.function.source.name, int(
+            handler.lambda_handler(event, FakeContext())["statusCode"]
+        )
 
-    assert status(base) == 415
-    assert status(f"{base}/") == 415
-    assert status(base, method="GET") == 405  # the API, another method
-    assert status(f"{base}/below") == 404  # forwarded by the ALB, no route in the handler
-    assert status(f"{base}x") == 404
+    clear()
+    yield answer
+    clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "served_by", "status"),
+    [
+        ("POST", "/lambda/api", "ingest", 415),
+        ("POST", "/lambda/api/", "ingest", 415),
+        ("GET", "/lambda/api", "ingest", 405),  # the API, another method
+        ("POST", "/lambda/api/below", "ingest", 404),  # forwarded, no route in the handler
+        ("POST", "/lambda/apix", "listener", 404),
+        # status paths: GET/HEAD to status (a blank id is refused before any AWS call),
+        # other methods through ingest, which answers 405 as the edge does
+        ("GET", "/lambda/api/orders/%20", "status", 400),
+        ("HEAD", "/lambda/api/orders/1/%20", "status", 400),
+        ("GET", "/lambda/api/orders/", "status", 404),
+        ("GET", "/lambda/api/orders/1/2/3", "status", 404),
+        ("POST", "/lambda/api/orders/1", "ingest", 405),
+        ("DELETE", "/lambda/api/orders/1/x", "ingest", 405),
+        ("POST", "/lambda/api/orders/1/", "ingest", 404),
+        ("GET", "/lambda/api/orders", "ingest", 404),
+    ],
+)
+def test_each_routed_path_is_a_path_its_handler_serves(
+    through_the_alb: Any, method: str, path: str, served_by: str, status: int
+) -> None:
+    assert through_the_alb(method, path) == (served_by, status)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/lambda/api",
+        "/lambda/api/",
+        "/lambda/api/x",
+        "/lambda/api/orders",
+        "/lambda/api/orders/",
+        "/lambda/api/orders/1",
+        "/lambda/api/orders/1/x",
+        "/lambda/api/orders/1/",
+        "/lambda/api/orders//x",
+        "/lambda/api/orders/1/x/y",
+        "/other",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE"])
+def test_the_alb_and_the_edge_refuse_paths_and_methods_alike(
+    through_the_alb: Any, method: str, path: str
+) -> None:
+    # Where the edge refuses on path or method, the API behind the ALB gives the same
+    # status (so the edge being on or off changes nothing a client can see there).
+    gate = ViewerRequestGate(authenticator=None, new_request_id=lambda: "rid")
+    headers = {"Content-Type": "text/plain"}
+    edge = gate.handle(cf_request(method, path, headers))
+    edge_status = int(edge.get("status", 0))
+    if edge_status in (404, 405):
+        assert through_the_alb(method, path)[1] == edge_status
+    else:  # passed on (or refused for the body), so the path and method exist
+        assert through_the_alb(method, path)[1] not in (404, 405)
+
+
+# --- the ledger (issue 8): the files bucket's layout and the orders-stream filter ---------
+
+
+def _files_rule(app: Synthesized) -> dict[str, Any]:
+    rule: dict[str, Any] = only(app.json("Compute"), "AWS::Events::Rule")["Properties"]
+    return rule
+
+
+def test_the_rule_forwards_exactly_the_events_the_file_processor_parses(app: Synthesized) -> None:
+    pattern = _files_rule(app)["EventPattern"]
+    ((key_rule,),) = [pattern["detail"]["object"]["key"]]
+    # an event as S3 sends it to EventBridge, built from what the rule matches
+    event = {
+        "source": pattern["source"][0],
+        "detail-type": pattern["detail-type"][0],
+        "detail": {
+            "bucket": {"name": "order-files"},
+            "object": {"key": f"{key_rule['prefix']}partner/2025-01-31.csv", "version-id": "v1"},
+        },
+    }
+    ref = ObjectCreatedEvent.parse(event)
+    assert (ref.bucket, ref.version_id) == ("order-files", "v1")
+    # the rule's prefix is the one the processor takes files from
+    assert key_rule == {"prefix": bucket.INCOMING}
+    assert ref.processed_key == f"{bucket.PROCESSED}partner/2025-01-31.csv"
+
+
+def test_the_bucket_expires_what_the_processor_writes(app: Synthesized) -> None:
+    files_bucket = [
+        b["Properties"]
+        for b in resources(app.json("Data"), "AWS::S3::Bucket").values()
+        if "NotificationConfiguration" in b["Properties"]
+    ]
+    ((rules,),) = [[b["LifecycleConfiguration"]["Rules"] for b in files_bucket]]
+    prefixes = {rule["Prefix"] for rule in rules if "Prefix" in rule}
+    assert prefixes == {bucket.PROCESSED, bucket.REJECTED}
+    assert ObjectRef("b", f"{bucket.INCOMING}a.csv").report_key.startswith(bucket.REJECTED)
+
+
+def test_the_orders_filter_looks_for_the_amount_process_stores_as_a_number(
+    app: Synthesized,
+) -> None:
+    mappings = resources(app.json("Compute"), "AWS::Lambda::EventSourceMapping").values()
+    (filters,) = [
+        m["Properties"]["FilterCriteria"]["Filters"]
+        for m in mappings
+        if "FilterCriteria" in m["Properties"]
+    ]
+    attributes = set()
+    for entry in filters:
+        pattern = json.loads(entry["Pattern"])
+        ((image, fields),) = pattern["dynamodb"].items()
+        assert image in ("NewImage", "OldImage")
+        ((name, typed),) = fields.items()
+        assert typed == {"N": [{"exists": True}]}
+        attributes.add(name)
+    (attribute,) = attributes
+    # the Order field of that name is an exact Decimal, which boto3 writes as a Number
+    order = Order.model_validate(
+        {"order_id": "1", "item": "x", "customer_id": "c", attribute: "12.50"}
+    )
+    stored = AcceptedOrder(
+        order=order, stamp=Stamp.create(accepted_at=ACCEPTED_AT, request_id=REQUEST_ID, position=0)
+    ).to_item()
+    assert TypeSerializer().serialize(stored[attribute]) == {"N": "12.50"}

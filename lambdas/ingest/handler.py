@@ -11,8 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import ALBResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders_core.front import auth_subject, correlation_id
 from orders_core.http import RequestRejected, internal_error_response, rejection_response
 from orders_core.ingest.api import API_PATHS, accepted_response, no_route
 from orders_core.ingest.body import read_payload
@@ -39,9 +40,15 @@ def get_service() -> IngestService:
 @app.post(API_PATHS[0])
 @app.post(API_PATHS[1])
 def post_orders() -> Response[Any]:
-    request = read_orders(read_payload(app.current_event))
+    event = app.current_event
+    if event.http_method != "POST":  # the resolver matches methods case-blind; HTTP does not
+        raise no_route(event.path, event.http_method)
+    request = read_orders(read_payload(event), ledger_currency=get_settings().ledger_currency)
     results = get_service().accept(
-        request, accepted_at=app.context["accepted_at"], request_id=app.context["request_id"]
+        request,
+        accepted_at=app.context["accepted_at"],
+        request_id=app.context["request_id"],
+        auth_subject=auth_subject(event, edge_enabled=get_settings().edge_enabled),
     )
     return accepted_response(request, results)
 
@@ -65,13 +72,14 @@ def unexpected(exc: Exception) -> Response[Any]:
     return internal_error_response(exc)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.APPLICATION_LOAD_BALANCER)
+@logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The invocation time is the order's acceptance time: taken before any other work.
     accepted_at = format_accepted_at(time.time_ns())
-    configure(get_settings())  # a missing variable fails here, loudly, before any order
+    settings = get_settings()  # a missing variable fails here, loudly, before any order
+    configure(settings, correlation_id(ALBEvent(event), edge_enabled=settings.edge_enabled))
     get_service()
     app.append_context(accepted_at=accepted_at, request_id=request_id_of(context))  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

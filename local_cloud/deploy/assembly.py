@@ -7,6 +7,7 @@ the app's source, so this works for any CDK app.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -60,9 +61,15 @@ class Assembly:
 
     @property
     def region(self) -> str:
-        """The one region the stacks deploy to (the default for environment-agnostic stacks)."""
-        regions = {s.region for s in self.stacks if s.region}
-        return regions.pop() if len(regions) == 1 else DEFAULT_REGION
+        """The one region the emulation deploys every stack to: the stacks' region, the one
+        most of them name when they name several (a Lambda@Edge function's us-east-1 stack
+        beside an app elsewhere), the default for environment-agnostic stacks."""
+        regions = Counter(s.region for s in self.stacks if s.region)
+        if not regions:
+            return DEFAULT_REGION
+        top = max(regions.values())
+        leaders = sorted(r for r, n in regions.items() if n == top)
+        return leaders[0] if len(leaders) == 1 else DEFAULT_REGION
 
     def file_assets(self) -> list[FileAsset]:
         """Every file asset, once, in a stable order."""

@@ -23,14 +23,17 @@ from botocore.exceptions import ClientError
 
 from local_cloud.aws import ACCOUNT_ID, client
 from local_cloud.deploy.assembly import Assembly, FileAsset
+from local_cloud.deploy.completions import Completer
 from local_cloud.deploy.differences import Difference
 from local_cloud.deploy.moto_types import moto_can_create
 from local_cloud.deploy.template_prep import (
+    CUSTOM_REASON,
     UNSUPPORTED_REASON,
     Omission,
     SsmSeed,
     prepare_template,
 )
+from local_cloud.services.moto_patches import CUSTOM_RESOURCE_FAILED
 
 log = logging.getLogger("local_cloud")
 
@@ -45,6 +48,15 @@ LOAD_BALANCER_TYPE = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
 class DeployError(Exception):
     """A stack could not be created in the emulation."""
+
+
+class CustomResourceError(DeployError):
+    """A custom resource's provider ran here and failed (or never answered)."""
+
+    def __init__(self, logical_id: str, reason: str) -> None:
+        super().__init__(f"custom resource {logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -114,8 +126,14 @@ def _layer_name_for(path: str) -> str:
 
 
 class Deployer:
-    def __init__(self, assembly: Assembly, endpoint_url: str, work_dir: Path) -> None:
+    def __init__(
+        self,
+        assembly: Assembly,
+        endpoint_url: str,
+        work_dir: Path,
+    ) -> None:
         self.assembly = assembly
+        self.endpoint_url = endpoint_url
         self.region = assembly.region
         self.account_id = ACCOUNT_ID
         self.work_dir = work_dir
@@ -212,30 +230,55 @@ class Deployer:
         return self._layer_arns[path]
 
     # -- stacks -------------------------------------------------------------------------
-    def deploy(self) -> Deployment:
-        deployment = Deployment(region=self.region)
+    def deploy(self, deployment: Deployment | None = None) -> Deployment:
+        """Deploy every stack; into `deployment` when given, which then fills in as the
+        stacks come up (the runner reads it to run custom resources' providers)."""
+        deployment = deployment or Deployment(region=self.region)
         self.publish_assets(deployment)
         bootstrap_version = max(
             [DEFAULT_BOOTSTRAP_VERSION]
             + [s.requires_bootstrap_version or 0 for s in self.assembly.stacks]
         )
         for stack in self.assembly.stacks:
-            prepared = prepare_template(
-                stack.stack_name,
-                stack.template,
-                bootstrap_parameter=stack.bootstrap_version_parameter,
-                emulator_has=self._parameter_exists,
-                supported=moto_can_create,
-            )
-            for seed in prepared.seeds:
-                self._seed(seed, bootstrap_version, deployment)
-            deployment.differences += [o.as_difference() for o in prepared.omissions]
+            failed: dict[str, str] = {}  # custom resources whose provider failed here
+
+            def runnable(
+                lid: str,
+                res: dict[str, Any],
+                template: dict[str, Any] = stack.template,
+                failed: dict[str, str] = failed,
+            ) -> str | None:
+                return failed.get(lid) or self._provider_problem(template, res)
+
+            while True:
+                prepared = prepare_template(
+                    stack.stack_name,
+                    stack.template,
+                    bootstrap_parameter=stack.bootstrap_version_parameter,
+                    emulator_has=self._parameter_exists,
+                    supported=moto_can_create,
+                    runnable=runnable,
+                )
+                for seed in prepared.seeds:
+                    self._seed(seed, bootstrap_version, deployment)
+                try:
+                    deployed = self._create_stack(stack.stack_name, prepared.template)
+                    break
+                except CustomResourceError as exc:
+                    # Deploy again without it, as if its provider could not run here.
+                    failed[exc.logical_id] = f"its provider ran here and failed: {exc.reason}"
+                    self._cfn.delete_stack(StackName=stack.stack_name)
+            completer = Completer(self.endpoint_url, self.region, stack.template, deployed)
+            completed = completer.complete(prepared.omissions)
+            deployment.differences += [
+                o.as_difference() for o in prepared.omissions if o.logical_id not in completed
+            ]
+            deployment.differences += completer.differences
             deployment.differences += [
                 Difference("dropped-output", f"{stack.stack_name}.{o}", "reads a left-out resource")
                 for o in prepared.dropped_outputs
             ]
             deployment.differences += prepared.patches
-            deployed = self._create_stack(stack.stack_name, prepared.template)
             deployment.stacks.append(deployed)
             self._record_skipped(prepared.template, deployed, deployment)
             self._register_targets(prepared.template, deployed, deployment)
@@ -244,22 +287,46 @@ class Deployer:
             self._record_code(prepared.template, deployed, deployment)
         return deployment
 
+    def _provider_problem(self, template: dict[str, Any], resource: dict[str, Any]) -> str | None:
+        """Why a custom resource's provider cannot run here, or None when it can: a Python
+        function of the same template whose code is an asset directory of the assembly."""
+        token = resource.get("Properties", {}).get("ServiceToken")
+        target = token.get("Fn::GetAtt", [None])[0] if isinstance(token, dict) else None
+        provider = template.get("Resources", {}).get(target) if isinstance(target, str) else None
+        if provider is None or provider.get("Type") != FUNCTION_TYPE:
+            return CUSTOM_REASON + " (not a function of this stack)"
+        properties = provider.get("Properties", {})
+        runtime = str(properties.get("Runtime", ""))
+        if not runtime.startswith("python"):
+            return CUSTOM_REASON + f" ({runtime or 'no'} runtime)"
+        key = properties.get("Code", {}).get("S3Key")
+        asset = self.assembly.asset_for_key(key) if isinstance(key, str) else None
+        if asset is None or not asset.source.is_dir():
+            return CUSTOM_REASON + " (its code is not an asset directory)"
+        return None
+
     def _create_stack(self, name: str, template: dict[str, Any]) -> DeployedStack:
         log.debug("creating stack %s", name)
         try:
-            self._cfn.create_stack(
+            answer = self._cfn.create_stack(
                 StackName=name,
                 TemplateBody=json.dumps(template),
                 Capabilities=ALL_CAPABILITIES,
             )
         except ClientError as exc:
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            if message.startswith(CUSTOM_RESOURCE_FAILED):
+                logical_id, _, reason = message.removeprefix(
+                    CUSTOM_RESOURCE_FAILED + ": "
+                ).partition(": ")
+                raise CustomResourceError(logical_id, reason) from exc
             raise DeployError(f"stack {name}: {exc}") from exc
         except Exception as exc:  # moto answers 500 when a resource crashes it
             raise DeployError(
                 f"stack {name}: moto's CloudFormation crashed on a resource of it (its "
                 f"traceback is above): {type(exc).__name__}"
             ) from exc
-        described = self._cfn.describe_stacks(StackName=name)["Stacks"][0]
+        described = self._cfn.describe_stacks(StackName=answer["StackId"])["Stacks"][0]
         status = described["StackStatus"]
         if status != "CREATE_COMPLETE":
             reason = described.get("StackStatusReason", "")

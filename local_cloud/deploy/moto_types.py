@@ -13,5 +13,12 @@ def _creatable() -> frozenset[str]:
     return frozenset(get_model_map()) - frozenset(NULL_MODELS)
 
 
+GENERIC_CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"  # moto's, once patched
+
+
 def moto_can_create(resource_type: str) -> bool:
-    return resource_type.startswith("Custom::") or resource_type in _creatable()
+    return (
+        resource_type.startswith("Custom::")
+        or resource_type == GENERIC_CUSTOM_RESOURCE
+        or resource_type in _creatable()
+    )

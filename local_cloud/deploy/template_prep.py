@@ -3,11 +3,14 @@
 Two things in CDK templates stop moto's CloudFormation, and both are handled here, in a
 copy (the assembly is never modified), with every change reported:
 
-* Lambda-backed custom resources (their providers are Node.js functions that cannot run
-  here): the custom resource is left out, with whatever exists only to serve it
-  (typically its provider function and that function's role), and anything that reads
-  an attribute of it. Types moto does not implement are left out the same way (moto would
-  skip them, then fail the stack on the first Ref or Fn::GetAtt to one of them).
+* Lambda-backed custom resources whose provider cannot run here (a Node.js function, a
+  provider framework, code that is not in the assembly): the custom resource is left out,
+  with whatever exists only to serve it (typically its provider function and that
+  function's role), and anything that reads an attribute of it. A custom resource whose
+  provider runs here (``runnable``: a Python function of the same template with its code
+  in the assembly) stays: moto's CloudFormation invokes it and waits for its answer.
+  Types moto does not implement are left out the same way (moto would skip them, then
+  fail the stack on the first Ref or Fn::GetAtt to one of them).
 * Template parameters typed ``AWS::SSM::Parameter::Value<...>`` whose default names a public
   ``/aws/...`` parameter: moto resolves defaults before any override and refuses to hold
   parameters under ``/aws/``, so the default is rewritten to a local path
@@ -147,22 +150,39 @@ CUSTOM_REASON = "Lambda-backed custom resource: its provider cannot run here"
 UNSUPPORTED_REASON = "not created: moto's CloudFormation does not implement this type"
 
 
-def _leave_out(prepared: PreparedTemplate, supported: Callable[[str], bool]) -> None:
+def _first_left_out(
+    resources: dict[str, Any],
+    supported: Callable[[str], bool],
+    runnable: Callable[[str, dict[str, Any]], str | None],
+) -> tuple[Removed, set[str]]:
+    """Custom resources whose provider cannot run and types moto lacks; and the custom
+    resources kept (their provider runs here)."""
+    removed: Removed = {}
+    kept: set[str] = set()
+    for lid, res in resources.items():
+        if _is_custom(res):
+            why_not = runnable(lid, res)
+            if why_not is None:
+                kept.add(lid)
+            else:
+                removed[lid] = ("custom-resource", why_not)
+        elif not supported(str(res.get("Type", ""))):
+            removed[lid] = ("unsupported-type", UNSUPPORTED_REASON)
+    return removed, kept
+
+
+def _leave_out(
+    prepared: PreparedTemplate,
+    supported: Callable[[str], bool],
+    runnable: Callable[[str, dict[str, Any]], str | None],
+) -> None:
     """Leave out custom resources and types moto cannot create, and what depends on them."""
     resources: dict[str, Any] = prepared.template.get("Resources", {})
     outputs: dict[str, Any] = prepared.template.get("Outputs", {})
-    removed: Removed = {}
-    for lid, res in resources.items():
-        if _is_custom(res):
-            removed[lid] = (
-                "custom-resource",
-                "Lambda-backed custom resource: its provider cannot run here",
-            )
-        elif not supported(str(res.get("Type", ""))):
-            removed[lid] = ("unsupported-type", UNSUPPORTED_REASON)
+    removed, kept = _first_left_out(resources, supported, runnable)
     if not removed:
         return
-    custom = {lid for lid, res in resources.items() if _is_custom(res)}
+    custom = {lid for lid, res in resources.items() if _is_custom(res)} - kept
     _add_readers(resources, removed)
     if custom:
         _add_servants(resources, outputs, removed, custom)
@@ -173,9 +193,9 @@ def _leave_out(prepared: PreparedTemplate, supported: Callable[[str], bool]) -> 
         del resources[lid]
     for res in resources.values():
         if "DependsOn" in res:
-            kept = [d for d in _depends_on(res) if d not in removed]
-            if kept:
-                res["DependsOn"] = kept
+            still = [d for d in _depends_on(res) if d not in removed]
+            if still:
+                res["DependsOn"] = still
             else:
                 del res["DependsOn"]
     for key in list(outputs):
@@ -244,10 +264,15 @@ def prepare_template(
     bootstrap_parameter: str | None = None,
     emulator_has: Callable[[str], bool] = lambda _path: False,
     supported: Callable[[str], bool] = lambda _type: True,
+    runnable: Callable[[str, dict[str, Any]], str | None] = lambda _lid, _res: CUSTOM_REASON,
 ) -> PreparedTemplate:
-    """A deployable copy of template, with what was changed recorded on the result."""
+    """A deployable copy of template, with what was changed recorded on the result.
+
+    runnable(logical id, custom resource) says why a custom resource's provider cannot run
+    here, or None when it can (the resource then stays in the copy).
+    """
     prepared = PreparedTemplate(stack_name=stack_name, template=copy.deepcopy(template))
-    _leave_out(prepared, supported)
+    _leave_out(prepared, supported, runnable)
     _rewrite_ssm_parameters(prepared, bootstrap_parameter, emulator_has)
     _work_around_moto(prepared)
     return prepared

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from local_cloud.deploy.differences import summary
 from local_cloud.operations.status import TABLE_TYPE, running_lines, shown_path
+from local_cloud.services.edge import NOT_EMULATED as EDGE_NOT_EMULATED
 
 if TYPE_CHECKING:
     from local_cloud.cloud import LocalCloud
@@ -54,6 +55,20 @@ def render(
             f"  curl -X POST {cloud.http_url}{paths[0]} -H 'Content-Type: application/json' "
             f"-d {shlex.quote(example_body)}"
         )
+        post = (
+            f"curl -s -o /dev/null -D - -X POST {cloud.http_url}{paths[0]} "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(example_body)}"
+        )
+        lines.append(
+            f"  curl -s {cloud.http_url}\"$({post} | sed -n 's/^[Ll]ocation: *//p' "
+            "| tr -d '\\r')\"    # POST, then GET the Location the 202 names"
+        )
+    if cloud.edge is not None and cloud.listener is not None:
+        paths = cloud.listener.path_prefixes() or ["/"]
+        lines.append(
+            f"  curl -X POST {cloud.edge_url}{paths[0]} -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(example_body)}    # through the edge"
+        )
     tables = cloud.resources(TABLE_TYPE)
     if tables:
         credentials = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
@@ -69,6 +84,7 @@ def render(
         f"  {python} -m local_cloud status    # all of this in full, queue depths{written}",
         "",
         summary(cloud.differences),
+        *([EDGE_NOT_EMULATED] if cloud.edge is not None else []),
         "",
         "Ctrl-C stops everything.",
         "",

@@ -68,6 +68,23 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
         )
     else:
         rows.append(("front door", "none: the assembly has no load balancer listener"))
+    if cloud.edge is not None:
+        edge = cloud.edge
+        functions_at_edge = sorted(
+            {
+                arn.rsplit(":", 1)[-1]
+                for b in edge.behaviors
+                for arn in (b.viewer_request, b.viewer_response)
+                if arn
+            }
+        )
+        rows.append(
+            (
+                "edge door",
+                f"{cloud.edge_url} (CloudFront {edge.logical_id}: "
+                f"{', '.join(functions_at_edge) or 'no functions'} -> front door)",
+            )
+        )
     rows.append(("AWS API", f"{cloud.aws_url} (any credentials work)"))
     functions = []
     for spec in cloud.functions.specs.values():
@@ -84,6 +101,15 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
         f"{m.batching_window_s:g} s, report failures "
         + ("on" if m.report_batch_item_failures else "off")
         for m in cloud.mappings
+    ]
+    mappings += [
+        f"{m.table_name} stream -> {m.function_name}: batch {m.batch_size}, window "
+        f"{m.batching_window_s:g} s, retries "
+        + ("unlimited" if m.maximum_retry_attempts < 0 else str(m.maximum_retry_attempts))
+        + (", bisect" if m.bisect else "")
+        + (", report failures" if m.report_batch_item_failures else "")
+        + (f", {len(m.filters)} filters" if m.filters else "")
+        for m in cloud.stream_mappings
     ]
     rows += _capped("mapping", mappings, limit)
     tables = [f"{t}{_output_of(cloud, t)}" for t in cloud.resources(TABLE_TYPE)]

@@ -15,17 +15,23 @@ import warnings
 from dataclasses import dataclass
 from types import FrameType
 
+from local_cloud.services.evaluate import Evaluator
 from local_cloud.services.faults import FaultInjector
-from local_cloud.services.moto_patches import apply_moto_patches
+from local_cloud.services.moto_patches import (
+    CustomResourceAnswers,
+    answer_custom_resources_here,
+    apply_moto_patches,
+)
 
 READY_TIMEOUT_S = 60.0
 
 
-def _serve(
+def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positionally
     host: str,
     port: int,
     fault_rate: float,
     fault_seed: int | None,
+    hook_url: str | None,
     conn: multiprocessing.connection.Connection,
 ) -> None:  # pragma: no cover - runs in the child process
     try:
@@ -40,9 +46,11 @@ def _serve(
         # skipped types are reported in the banner instead; crashes still print a traceback
         logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module=r"moto\..*")
-        apply_moto_patches()
-        app = FaultInjector(DomainDispatcherApplication(create_backend_app), fault_rate, fault_seed)
+        apply_moto_patches(hook_url)
+        moto_app = CustomResourceAnswers(DomainDispatcherApplication(create_backend_app))
+        app = FaultInjector(Evaluator(moto_app), fault_rate, fault_seed)
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        answer_custom_resources_here(host, server.server_port)
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -88,15 +96,20 @@ def start_emulator(
     port: int = 0,
     fault_rate: float = 0.0,
     fault_seed: int | None = None,
+    hook_url: str | None = None,
 ) -> Emulator:
-    """Start moto's server (port 0 picks a free port) and wait until it accepts requests."""
+    """Start moto's server (port 0 picks a free port) and wait until it accepts requests.
+
+    With hook_url, every Lambda invocation moto makes goes to the runner's hook there
+    (services/invocations.py); without it moto's own (Docker) invoke stays.
+    """
     if not 0.0 <= fault_rate <= 1.0:
         raise ValueError(f"fault rate must be between 0 and 1, got {fault_rate}")
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(
         target=_serve,
-        args=(host, port, fault_rate, fault_seed, child),
+        args=(host, port, fault_rate, fault_seed, hook_url, child),
         name="local-cloud-aws",
         daemon=True,
     )

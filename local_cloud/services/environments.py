@@ -204,6 +204,9 @@ def run_environment(
             result = handler(json.loads(event_json), context)
         except Exception as exc:
             error = {**_error(exc), "requestId": request_id}
+            # the trace starts in the handler, as the runtime reports it (not in this loop)
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is not None:
+                error["stackTrace"] = traceback.format_tb(exc.__traceback__.tb_next)
             print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
             traceback.print_exc()
             conn.send(("error", error))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_cloud.aws import FAKE_CREDENTIALS, client
 from local_cloud.deploy.deployer import Deployment, layer_code_sha
 from local_cloud.deploy.differences import Difference
@@ -69,6 +71,66 @@ def lambda_environment(
     return env
 
 
+def _code_dir(deployment: Deployment, config: dict[str, Any]) -> Path | None:
+    """A deployed function's code in the assembly: recorded by the deployer, or found by
+    its CodeSha256 among the published assets (for a function invoked while its stack is
+    still being created, e.g. a custom resource's provider)."""
+    name = str(config["FunctionName"])
+    if name in deployment.code_dirs:
+        return deployment.code_dirs[name]
+    return deployment.asset_dirs_by_sha.get(str(config.get("CodeSha256", "")))
+
+
+def function_spec(
+    deployment: Deployment,
+    config: dict[str, Any],
+    lambda_client: Any,
+    aws_url: str,
+    *,
+    log_dir: Path | None,
+    public_layers: set[str] | None = None,
+) -> FunctionSpec | None:
+    """The spec of one deployed function (None when its code is not in the assembly)."""
+    code_dir = _code_dir(deployment, config)
+    if code_dir is None:
+        return None
+    region = str(config["FunctionArn"]).split(":")[3]
+    layer_dirs: list[str] = []
+    for layer in config.get("Layers", []):
+        layer_dir = deployment.asset_dirs_by_sha.get(layer_code_sha(lambda_client, layer["Arn"]))
+        if layer_dir is None:
+            if public_layers is not None:
+                public_layers.add(str(layer["Arn"]))
+        else:
+            layer_dirs.append(str(layer_dir))
+    name = str(config["FunctionName"])
+    return FunctionSpec(
+        name=name,
+        arn=str(config["FunctionArn"]),
+        handler=str(config["Handler"]),
+        code_dir=str(code_dir),
+        layer_dirs=tuple(layer_dirs),
+        environment=lambda_environment(config, code_dir, region, aws_url),
+        timeout_s=float(config.get("Timeout", 3)),
+        memory_mb=int(config.get("MemorySize", 128)),
+        log_path=str(log_dir / f"{name}.log") if log_dir else None,
+    )
+
+
+def load_function(
+    deployment: Deployment, function_arn: str, aws_url: str, log_dir: Path | None = None
+) -> FunctionSpec | None:
+    """Read one function back from the emulation by ARN (None if it cannot run here)."""
+    parts = function_arn.split(":")
+    region = parts[3] if len(parts) > 3 and parts[3] else deployment.region
+    lambda_client = client("lambda", aws_url, region)
+    try:
+        config = lambda_client.get_function_configuration(FunctionName=function_arn)
+    except ClientError:
+        return None
+    return function_spec(deployment, config, lambda_client, aws_url, log_dir=log_dir)
+
+
 def load_functions(
     deployment: Deployment, aws_url: str, log_dir: Path | None = None
 ) -> FunctionCatalog:
@@ -78,33 +140,16 @@ def load_functions(
     runtimes: set[str] = set()
     public_layers: set[str] = set()
     for name in deployment.physical_ids("AWS::Lambda::Function"):
-        if name not in deployment.code_dirs:
+        config = lambda_client.get_function_configuration(FunctionName=name)
+        spec = function_spec(
+            deployment, config, lambda_client, aws_url, log_dir=log_dir, public_layers=public_layers
+        )
+        if spec is None:
             detail = "its code is not an asset directory in the assembly (an image, or S3)"
             catalog.differences.append(Difference("function", name, detail))
             continue
-        config = lambda_client.get_function_configuration(FunctionName=name)
-        code_dir = deployment.code_dirs[name]
-        layer_dirs: list[str] = []
-        for layer in config.get("Layers", []):
-            layer_dir = deployment.asset_dirs_by_sha.get(
-                layer_code_sha(lambda_client, layer["Arn"])
-            )
-            if layer_dir is None:
-                public_layers.add(str(layer["Arn"]))
-            else:
-                layer_dirs.append(str(layer_dir))
         runtimes.add(str(config.get("Runtime", "")))
-        catalog.specs[name] = FunctionSpec(
-            name=name,
-            arn=str(config["FunctionArn"]),
-            handler=str(config["Handler"]),
-            code_dir=str(code_dir),
-            layer_dirs=tuple(layer_dirs),
-            environment=lambda_environment(config, code_dir, deployment.region, aws_url),
-            timeout_s=float(config.get("Timeout", 3)),
-            memory_mb=int(config.get("MemorySize", 128)),
-            log_path=str(log_dir / f"{name}.log") if log_dir else None,
-        )
+        catalog.specs[name] = spec
     explained = " ".join(d.detail for d in deployment.differences if d.kind == "stand-in")
     for arn in sorted(public_layers):
         if arn in explained:

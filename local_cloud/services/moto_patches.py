@@ -6,8 +6,21 @@ process never imports moto's backends.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
+import json
+import os
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime
 from typing import Any
+
+HOOK_TIMEOUT_S = 960.0  # past Lambda's 15-minute maximum function timeout
+MAX_SHARD_ITERATORS = 10_000  # the newest are kept (AWS expires them after 15 minutes)
 
 
 class _NoEventSourceMappings:
@@ -34,6 +47,46 @@ def disable_moto_sqs_delivery() -> None:
     Queue.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
 
 
+def stream_dynamodb_changes_without_delivering_them() -> None:
+    """Keep every DynamoDB stream record, in order, for the runner's stream pollers.
+
+    moto invokes a stream's mapped functions itself inside every write (through Docker)
+    and, when that "succeeds", clears the shard's records, after which sequence numbers
+    (``len(records) + start``) start again from the beginning: the same numbers twice.
+    The emulation process switches that delivery off (tables report no mappings, as queues
+    do), numbers records under a lock (concurrent writes could share a number), stamps the
+    table's region (moto writes us-east-1), and bounds the shard iterators moto keeps
+    (one per GetRecords, forever).
+    """
+    import threading  # noqa: PLC0415
+
+    from moto.dynamodb.models.table import StreamRecord, StreamShard, Table  # noqa: PLC0415
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
+
+    Table.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
+    lock = threading.Lock()
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        view = self.table.stream_specification["StreamViewType"]
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        with lock:
+            number = len(self.items) + self.starting_sequence_number
+            record = StreamRecord(self.table, view, event_name, old, new, number)
+            record.record["awsRegion"] = self.table.region_name
+            self.items.append(record)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    original_get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        answer: dict[str, Any] = original_get_records(self, iterator_arn, limit)
+        while len(self.shard_iterators) > MAX_SHARD_ITERATORS:
+            del self.shard_iterators[next(iter(self.shard_iterators))]
+        return answer
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+
+
 def speed_up_moto_sqs_clock() -> None:
     """Give moto's SQS a cheap clock: it reads it for every message on every call.
 
@@ -58,6 +111,596 @@ def speed_up_moto_sqs_clock() -> None:
     sqs_models.unix_time_millis = fast_unix_time_millis  # type: ignore[attr-defined]
 
 
-def apply_moto_patches() -> None:
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def call_hook(hook_url: str, path: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST to the runner's hook; (status, JSON answer)."""
+    data = json.dumps(request).encode()
+    http_request = urllib.request.Request(  # noqa: S310 - the runner's own loopback endpoint
+        hook_url + path, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=HOOK_TIMEOUT_S) as response:  # noqa: S310
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    return status, (json.loads(body) if body else {})
+
+
+def route_lambda_invocations(hook_url: str) -> None:
+    """Hand every invocation moto makes to the runner's execution environments.
+
+    moto calls ``LambdaFunction.invoke`` for the Invoke API, S3 notifications, EventBridge
+    targets, SNS subscriptions and CloudFormation custom resources, and would run the
+    function in Docker. Internal callers pass no request headers: they invoke
+    asynchronously, as the AWS services do; the Invoke API says which type it wants.
+    """
+    from moto.awslambda.exceptions import LambdaClientError  # noqa: PLC0415
+    from moto.awslambda.models import LambdaFunction  # noqa: PLC0415
+    from moto.awslambda.responses import LambdaResponse  # noqa: PLC0415
+
+    class InvokeRefused(LambdaClientError):
+        def __init__(self, status: int, error: str, message: str) -> None:
+            super().__init__(error, message)
+            self.code = status
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str:
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "surrogateescape")
+        internal = not request_headers
+        kind = "Event" if internal else _header(request_headers, "X-Amz-Invocation-Type")
+        kind = kind or "RequestResponse"
+        request = {"function": self.function_arn, "type": kind, "payload": body or "{}"}
+        status, answer = call_hook(hook_url, "/invoke", request)
+        if status >= 400:
+            raise InvokeRefused(
+                status, str(answer.get("errorType")), str(answer.get("errorMessage"))
+            )
+        if kind != "RequestResponse":
+            return ""  # moto answers 202 (Event) or 204 (DryRun) with no payload
+        response_headers["X-Amz-Executed-Version"] = "$LATEST"
+        if "error" in answer:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(answer["error"])
+        return str(answer.get("payload", "null"))
+
+    def invoke_async(self: Any) -> tuple[int, dict[str, str], str]:
+        # The deprecated InvokeAsync API is always asynchronous.
+        function_name = self.path.rstrip("/").rsplit("/", 2)[-2]
+        fn = self.backend.get_function(urllib.parse.unquote(function_name), None)
+        fn.invoke(self.body, {"X-Amz-Invocation-Type": "Event"}, {})
+        return 202, {"status": "202"}, json.dumps({"Status": 202})
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    LambdaResponse.invoke_async = invoke_async  # type: ignore[method-assign]
+
+
+CUSTOM_RESOURCE_FAILED = "custom resource failed here"  # the deployer looks for this
+
+
+def wait_for_custom_resources(hook_url: str) -> None:
+    """A custom resource is created once its provider has answered, as CloudFormation does.
+
+    moto invokes the provider in a thread and goes on creating the resources that read its
+    attributes, which then get None (a security group rule from a looked-up prefix list
+    crashes moto). The provider now runs through the runner before moto goes on; its
+    answer (PUT to the ResponseURL during the run) completes the resource. A provider that
+    fails, answers FAILED or returns without answering fails the stack with
+    ``CUSTOM_RESOURCE_FAILED`` and the reason, which the deployer reports (and then
+    deploys the stack without that resource). Providers are run once here: CloudFormation
+    invokes them asynchronously, with Lambda's retries.
+    """
+    from moto import settings  # noqa: PLC0415
+    from moto.awslambda.utils import get_backend  # noqa: PLC0415
+    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
+    from moto.cloudformation.exceptions import ValidationError  # noqa: PLC0415
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        logical_id, stack_id = kwargs["LogicalId"], kwargs["StackId"]
+        properties = cloudformation_json["Properties"]
+        token = properties["ServiceToken"]
+        function = get_backend(account_id, region_name).get_function(token)
+        resource = cls(region_name, str(uuid.uuid4()), logical_id, resource_name)
+        stack = cloudformation_backends[account_id][region_name].get_stack(stack_id)
+        stack.add_custom_resource(resource)
+        host = f"{settings.moto_server_host()}:{settings.moto_server_port()}"
+        event = {
+            "RequestType": "Create",
+            "ServiceToken": token,
+            "ResponseURL": f"{host}/cloudformation_{region_name}/cfnresponse?stack={stack_id}",
+            "StackId": stack_id,
+            "RequestId": resource.request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": kwargs["ResourceType"],
+            "ResourceProperties": properties,
+        }
+        request = {
+            "function": function.function_arn,
+            "type": "RequestResponse",
+            "payload": json.dumps(event),
+        }
+        status, answer = call_hook(hook_url, "/invoke", request)
+        why = None
+        if status >= 400 or "error" in answer:
+            error = answer.get("error", answer)
+            why = f"{error.get('errorType')}: {error.get('errorMessage')}"
+        elif stack.status == "CREATE_FAILED":
+            why = str(getattr(stack, "status_reason", None) or "FAILED").split(": ", 1)[-1]
+        elif not resource.is_created():
+            why = "its provider returned without answering CloudFormation"
+        if why:
+            raise ValidationError(message=f"{CUSTOM_RESOURCE_FAILED}: {logical_id}: {why}")
+        return resource
+
+    CustomModel.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def answer_custom_resources_here(host: str, port: int) -> None:
+    """CloudFormation custom resources get a ResponseURL that reaches this emulation.
+
+    moto builds it from ``settings.moto_server_host()`` (``host.docker.internal``, for
+    Docker) and ``MOTO_PORT``; it ignores a ``FAILED`` answer (the stack waited forever):
+    a failed custom resource now fails the stack with its reason.
+    """
+    from moto import settings  # noqa: PLC0415
+    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
+
+    os.environ["MOTO_PORT"] = str(port)
+    settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
+
+    def process_cfn_response(self: Any) -> Any:
+        # The answer only records the outcome: the custom resource's create (which waits
+        # for it, wait_for_custom_resources) goes on with the stack. moto's own handler
+        # would create the stack's remaining resources from inside this request, the
+        # custom resource again among them.
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
+        logical_id = self._get_param("LogicalResourceId")
+        if self._get_param("Status") == "SUCCESS":
+            stack.get_custom_resource(logical_id).set_data(self._get_param("Data") or {})
+        else:
+            stack.status = "CREATE_FAILED"
+            stack.status_reason = f"{logical_id}: {self._get_param('Reason') or 'FAILED'}"
+        return 200, {"status": 200}, json.dumps("{}")
+
+    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
+
+
+class CustomResourceAnswers:
+    """WSGI middleware: a custom resource's answer reaches moto whatever its content type.
+
+    On AWS the ResponseURL is a pre-signed S3 URL that takes any body; a provider that PUTs
+    with urllib's default ``application/x-www-form-urlencoded`` makes moto's server parse
+    the JSON as a form and answer 404, so the stack would wait forever.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith("/cloudformation_") and path.endswith("/cfnresponse"):
+            environ["CONTENT_TYPE"] = ""
+        return self.app(environ, start_response)
+
+
+def create_generic_custom_resources() -> None:
+    """``AWS::CloudFormation::CustomResource`` is a custom resource like ``Custom::*``
+    (moto only knows the latter and skips the former)."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
+
+    original = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        if resource_type == "AWS::CloudFormation::CustomResource":
+            return CustomModel
+        return original(resource_type)
+
+    parsing.resource_class_from_type = resource_class_from_type
+
+
+def _iso_seconds(value: Any) -> Any:
+    """EventBridge's event time (moto keeps a float of seconds)."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What a rule target receives: the event, or its Input / InputPath / InputTransformer."""
+    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        node: Any = event
+        for part in str(target["InputPath"]).removeprefix("$").strip(".").split("."):
+            node = node.get(part) if part and isinstance(node, dict) else node
+        return node
+    transformer = target.get("InputTransformer")
+    if transformer:
+        text = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,  # type: ignore[arg-type]
+        )
+        return json.loads(text) if isinstance(text, str) else text
+    return event
+
+
+def deliver_rule_targets_to_lambda(hook_url: str) -> None:
+    """EventBridge rules invoke their Lambda targets (asynchronously, through the runner).
+
+    moto's rules deliver to logs, SQS, archives and buses only: a Lambda target raises
+    NotImplementedError, which moto's S3 notifications swallow. A target the runner cannot
+    invoke (no such function, payload too large) goes to the target's DeadLetterConfig
+    queue with EventBridge's attributes (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE).
+    Disabled rules deliver nothing, as on AWS.
+    """
+    from moto.events.models import Rule  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    original = Rule.send_to_targets
+
+    def dead_letter(rule: Any, target: dict[str, Any], event: Any, code: str, text: str) -> None:
+        arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not arn:
+            return
+        parts = arn.split(":")
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": text,
+        }
+        sqs_backends[parts[4]][parts[3]].send_message(
+            parts[5],
+            json.dumps(event),
+            message_attributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            },
+        )
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not str(getattr(self, "state", None) or "ENABLED").startswith("ENABLED"):
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        lambdas = [t for t in self.targets if str(t.get("Arn", "")).split(":")[2:3] == ["lambda"]]
+        others = [t for t in self.targets if t not in lambdas]
+        event = {k: v for k, v in copy.deepcopy(original_event).items() if k != "ingestion-time"}
+        event["time"] = _iso_seconds(event.get("time"))
+        for target in lambdas:
+            payload = _target_input(target, event) if transform_input else event
+            request = {"function": target["Arn"], "type": "Event", "payload": json.dumps(payload)}
+            try:
+                status, answer = call_hook(hook_url, "/invoke", request)
+            except OSError as exc:
+                status, answer = 500, {"errorType": "ServiceException", "errorMessage": str(exc)}
+            if status >= 400:
+                code = str(answer.get("errorType"))
+                dead_letter(self, target, payload, code, str(answer.get("errorMessage")))
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            original(rest, original_event, transform_input)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+_S3_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+
+
+def send_s3_events_as_aws_does() -> None:
+    """S3's EventBridge notifications, shaped as S3 sends them, to the default bus only.
+
+    moto sends every one with the same id, request id and sequencer, ``time`` as a float,
+    ``eTag`` for ``etag``, ``reason`` "ObjectCreated" (S3 says "PutObject", ...) and to the
+    rules of every bus; S3 sends to the account's default bus of the bucket's region.
+    """
+    from moto.s3 import notifications  # noqa: PLC0415
+
+    sequencer = itertools.count(int(time.time() * 1000) << 16)
+
+    def send(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        from moto.events.models import events_backends  # noqa: PLC0415
+
+        created = "ObjectCreated" in event_name
+        detail_object: dict[str, Any] = {"key": key.name}
+        if created:
+            detail_object.update(size=key.size, etag=key.etag.replace('"', ""))
+        if getattr(bucket, "is_versioned", False) and key.version_id:
+            detail_object["version-id"] = key.version_id
+        detail_object["sequencer"] = f"{next(sequencer):018X}"
+        detail: dict[str, Any] = {
+            "version": "0",
+            "bucket": {"name": bucket.name},
+            "object": detail_object,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account_id,
+            "source-ip-address": "127.0.0.1",
+            "reason": _S3_REASONS.get(event_name, event_name.split(":")[1]),
+        }
+        if event_name == "s3:ObjectRemoved:DeleteMarkerCreated":
+            detail["deletion-type"] = "Delete Marker Created"
+        elif "ObjectRemoved" in event_name:
+            detail["deletion-type"] = "Permanently Deleted"
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": notifications._detail_type(event_name),
+            "source": "aws.s3",
+            "account": account_id,
+            "time": time.time(),
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": detail,
+        }
+        backend = events_backends[account_id][bucket.region_name]
+        bus = backend.event_buses.get("default")
+        for rule in list(bus.rules.values()) if bus is not None else []:
+            try:
+                rule.send_to_targets(event, transform_input=True)  # type: ignore[arg-type]
+            except Exception:  # noqa: S112 - asynchronous on AWS: never fails the S3 call
+                continue
+
+    notifications._send_event_bridge_message = send
+
+
+def _sns_lambda_event(
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: Any,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The event SNS sends a Lambda subscriber (moto's has fixed placeholder values)."""
+    topic = subscription.topic.arn
+    now = datetime.now(UTC)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.local/SimpleNotificationService.pem",
+                    "UnsubscribeUrl": f"https://sns.local/?Action=Unsubscribe&SubscriptionArn="
+                    f"{subscription.arn}",
+                    "MessageAttributes": {
+                        name: {"Type": value.get("Type"), "Value": value.get("Value")}
+                        for name, value in (attributes or {}).items()
+                    },
+                },
+            }
+        ]
+    }
+
+
+def deliver_sns_as_aws_does(hook_url: str) -> None:
+    """SNS subscriptions: Lambda through the runner, e-mail to the runner's console.
+
+    moto invokes a Lambda subscriber with a placeholder event (fixed message id and
+    attributes, a 1970 timestamp) and sends nothing for e-mail. Lambda subscribers are
+    invoked asynchronously with SNS's event; e-mail and email-json subscriptions are handed
+    to the runner, which prints one line and appends to ``<log dir>/email.log``. A message
+    SNS cannot deliver (a queue that does not exist, a function that cannot be invoked)
+    goes to the subscription's RedrivePolicy dead-letter queue, as SNS does. SQS
+    subscriptions stay moto's (raw delivery honoured).
+    """
+    from moto.sns.models import Subscription  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    original = Subscription.publish
+
+    def dead_letter(subscription: Any, message: str, message_id: str, subject: Any) -> None:
+        policy = subscription.attributes.get("RedrivePolicy")
+        if not policy:
+            return
+        arn = json.loads(policy).get("deadLetterTargetArn", "")
+        parts = arn.split(":")
+        envelope = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": subscription.topic.arn,
+            "Subject": subject,
+            "Message": message,
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        }
+        with contextlib.suppress(Exception):  # an undeliverable DLQ loses it, as on AWS
+            sqs_backends[parts[4]][parts[3]].send_message(parts[5], json.dumps(envelope))
+
+    def publish(  # noqa: PLR0917 - moto's signature
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: Any = None,
+        message_attributes: Any = None,
+        group_id: Any = None,
+        deduplication_id: Any = None,
+        message_structure: Any = None,
+    ) -> None:
+        protocol = self.protocol
+        if protocol not in {"lambda", "email", "email-json"}:
+            try:
+                original(
+                    self,
+                    message,
+                    message_id,
+                    subject=subject,
+                    message_attributes=message_attributes,
+                    group_id=group_id,
+                    deduplication_id=deduplication_id,
+                    message_structure=message_structure,
+                )
+            except Exception:
+                if protocol != "sqs":
+                    raise
+                dead_letter(self, message, message_id, subject)
+            return
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, protocol)
+        if protocol == "lambda":
+            event = _sns_lambda_event(self, message, message_id, subject, message_attributes)
+            request = {"function": self.endpoint, "type": "Event", "payload": json.dumps(event)}
+            try:
+                status, _ = call_hook(hook_url, "/invoke", request)
+            except OSError:
+                status = 500
+            if status >= 400:
+                dead_letter(self, message, message_id, subject)
+            return
+        note = {
+            "topic": self.topic.arn,
+            "endpoint": self.endpoint,
+            "protocol": protocol,
+            "subject": subject,
+            "message": message,
+            "message_id": message_id,
+        }
+        with contextlib.suppress(OSError):  # the runner is stopping
+            call_hook(hook_url, "/email", note)
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
+def create_ingress_from_prefix_lists() -> None:
+    """``AWS::EC2::SecurityGroupIngress`` with ``SourcePrefixListId`` (CloudFront's
+    origin-facing list, say): moto's CloudFormation asserts a CIDR or a source group and
+    crashes the stack; its EC2 API takes prefix lists, so the rule is authorized there."""
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+    from moto.ec2.models.security_groups import SecurityGroupIngress  # noqa: PLC0415
+
+    original = SecurityGroupIngress.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        prefix_list = properties.get("SourcePrefixListId")
+        sources = ("CidrIp", "CidrIpv6", "SourceSecurityGroupId", "SourceSecurityGroupName")
+        if not prefix_list or any(properties.get(k) for k in sources):
+            return original(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
+        backend = ec2_backends[account_id][region_name]
+        group_id = properties.get("GroupId")
+        group = backend.describe_security_groups(
+            group_ids=[group_id] if group_id else None,
+            groupnames=None if group_id else [properties.get("GroupName")],
+        )[0]
+        backend.authorize_security_group_ingress(
+            group_name_or_id=group.id,
+            ip_protocol=properties.get("IpProtocol"),
+            from_port=properties.get("FromPort"),
+            to_port=properties.get("ToPort"),
+            ip_ranges=[],
+            prefix_list_ids=[
+                {"PrefixListId": prefix_list, "Description": properties.get("Description", "")}
+            ],
+        )
+        return cls(group, properties)
+
+    SecurityGroupIngress.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def print_cloudformation_crashes() -> None:
+    """A resource that crashes moto's CloudFormation prints its traceback on the console
+    (moto answers a bare 500 page; the deployer names the stack and points here)."""
+    import traceback  # noqa: PLC0415
+
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original = CloudFormationBackend.create_stack
+
+    def create_stack(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("moto.cloudformation"):
+                traceback.print_exc()
+            raise
+
+    CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+
+
+def name_lambda_versions_by_arn() -> None:
+    """``Ref`` of an ``AWS::Lambda::Version`` is the version's ARN (moto gives the logical
+    id, so a Lambda@Edge version ARN written to SSM for another region named nothing)."""
+    from moto.awslambda.models import LambdaVersion  # noqa: PLC0415
+
+    original = LambdaVersion.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        version = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        function = str(cloudformation_json["Properties"]["FunctionName"])
+        if ":function:" not in function:
+            function = f"arn:aws:lambda:{region_name}:{account_id}:function:{function}"
+        version.physical_resource_id = ":".join([*function.split(":")[:7], str(version.version)])
+        return version
+
+    LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
+    stream_dynamodb_changes_without_delivering_them()
+    create_ingress_from_prefix_lists()
+    print_cloudformation_crashes()
+    name_lambda_versions_by_arn()
     speed_up_moto_sqs_clock()
+    if hook_url:
+        route_lambda_invocations(hook_url)
+        create_generic_custom_resources()
+        wait_for_custom_resources(hook_url)
+        deliver_rule_targets_to_lambda(hook_url)
+        deliver_sns_as_aws_does(hook_url)
+    send_s3_events_as_aws_does()

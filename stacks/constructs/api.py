@@ -2,6 +2,8 @@
 
 Anything no rule forwards gets a JSON 404 from the listener itself. Functions are added
 with `route`, each with its own rule (path patterns, optionally methods) and priority.
+With the edge on, the ALB is internal (private subnets, HTTP:80 only) and CloudFront's
+VPC origin is the only way in (stacks/front.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from constructs import Construct
 
 from stacks.common import checkov_skip
 from stacks.constructs.capability import Capability
+from stacks.contract import API_PATH
 from stacks.edge import AccessLogs, WebAcl
+from stacks.front import VIEWER_IP_HEADER
 from stacks.network_stack import HTTP_PORT, HTTPS_PORT, NetworkStack
 from stacks.settings import Settings
 
@@ -36,8 +40,10 @@ class ApiLoadBalancer(Capability):
         self.listener = self._build_listeners()
 
     @property
-    def url_scheme(self) -> str:
-        return "https" if self._settings.https else "http"
+    def url(self) -> str:
+        """The API's URL at the load balancer (inside the VPC when the edge is on)."""
+        scheme = "https" if self._settings.https else "http"
+        return f"{scheme}://{self.load_balancer.load_balancer_dns_name}{API_PATH}"
 
     def route(
         self,
@@ -65,15 +71,15 @@ class ApiLoadBalancer(Capability):
 
     def _build_load_balancer(self) -> elbv2.ApplicationLoadBalancer:
         settings = self._settings
+        # Behind the edge the ALB is reached through CloudFront's VPC origin only.
+        internet_facing = settings.alb_internet_facing and not settings.edge_on
         alb = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
             vpc=self._network.vpc,
-            internet_facing=settings.alb_internet_facing,
+            internet_facing=internet_facing,
             vpc_subnets=(
-                self._network.public_subnets
-                if settings.alb_internet_facing
-                else self._network.private_subnets
+                self._network.public_subnets if internet_facing else self._network.private_subnets
             ),
             security_group=self._network.alb_security_group,
             drop_invalid_header_fields=True,
@@ -81,7 +87,13 @@ class ApiLoadBalancer(Capability):
         )
         alb.log_access_logs(AccessLogs(self, "AccessLogs", settings=settings).bucket, prefix="alb")
         if settings.waf_enabled:
-            WebAcl(self, "WebAcl", settings=settings, load_balancer=alb)
+            WebAcl(
+                self,
+                "WebAcl",
+                settings=settings,
+                load_balancer=alb,
+                forwarded_ip_header=VIEWER_IP_HEADER if settings.edge_on else None,
+            )
         return alb
 
     def _build_listeners(self) -> elbv2.ApplicationListener:
@@ -120,11 +132,13 @@ class ApiLoadBalancer(Capability):
             open=False,
             default_action=not_found,
         )
+        reason = (
+            "an internal ALB behind CloudFront's VPC origin: viewers get HTTPS from "
+            "CloudFront, and the hop from the VPC origin stays inside the VPC"
+            if settings.edge_on
+            else "plain HTTP only until certificate_arn is set; then this listener "
+            "becomes a redirect to HTTPS:443 with a TLS 1.3/1.2 policy"
+        )
         for check in ("CKV_AWS_2", "CKV_AWS_103"):
-            checkov_skip(
-                listener,
-                check,
-                "plain HTTP only until certificate_arn is set; then this listener "
-                "becomes a redirect to HTTPS:443 with a TLS 1.3/1.2 policy",
-            )
+            checkov_skip(listener, check, reason)
         return listener

@@ -36,7 +36,12 @@ class Ingest(Capability):
                 contract=INGEST,
                 timeout_seconds=settings.ingest_timeout_seconds,
                 memory_mb=settings.ingest_memory_mb,
-                environment={Env.ORDERS_QUEUE_URL: queue.queue_url},
+                environment={
+                    Env.ORDERS_QUEUE_URL: queue.queue_url,
+                    Env.EDGE_ENABLED: str(settings.edge_on).lower(),
+                    # an order's optional currency must be the ledger's (issue 8)
+                    Env.LEDGER_CURRENCY: settings.ledger_currency,
+                },
                 statements=(
                     # SendMessageBatch is authorized by sqs:SendMessage too.
                     iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),

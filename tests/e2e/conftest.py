@@ -51,7 +51,13 @@ def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def boot(assembly: Path, logs: Path, fault_rate: float = 0.0) -> LocalCloud:
     return LocalCloud(
-        assembly, http_port=0, aws_port=0, fault_rate=fault_rate, fault_seed=42, log_dir=logs
+        assembly,
+        http_port=0,
+        aws_port=0,
+        edge_port=0,
+        fault_rate=fault_rate,
+        fault_seed=42,
+        log_dir=logs,
     )
 
 

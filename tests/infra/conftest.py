@@ -13,8 +13,8 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from app import build_app
+from stacks.compute_stack import ComputeStack
 from stacks.front import EdgeAuth
-from tests.infra.front_app import SynthesizedFront
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,7 @@ def synth(tmp_path: Path, **overrides: Any) -> App:
 class Synthesized:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.assembly = app.synth()  # the one already made (CDK keeps it)
         self.stacks = {
             child.stack_name.rsplit("-", 1)[-1]: child
             for child in app.node.children
@@ -130,8 +131,9 @@ def python_functions(synthesized: Synthesized) -> dict[str, PythonFunction]:
     return found
 
 
-# The edge front (stacks/front.py) in its test app, until app.py builds it: once where
-# the edge function sits beside the distribution, once where it needs its own stack.
+# The edge front, as the app builds it: prod in us-east-1 (the edge is on by default in
+# prod, and the edge function sits beside the distribution), and prod in eu-west-1 with
+# every edge option set (the edge function gets a us-east-1 stack of its own).
 FRONT_AUTH = EdgeAuth(
     issuer="https://issuer.example.com/",
     audience="orders-api",
@@ -142,20 +144,57 @@ FRONT_AUTH = EdgeAuth(
 FRONT_CERTIFICATE = (
     "arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
 )
+EDGE_OPTIONS: dict[str, Any] = {
+    "region": "eu-west-1",
+    "edge_auth_issuer": FRONT_AUTH.issuer,
+    "edge_auth_audience": FRONT_AUTH.audience,
+    "edge_auth_jwks_url": FRONT_AUTH.jwks_url,
+    "edge_auth_algorithms": list(FRONT_AUTH.algorithms),
+    "edge_auth_required_scope": FRONT_AUTH.required_scope,
+    "status_cache_seconds": 5,
+    "edge_domain_names": ["api.example.com"],
+    "edge_certificate_arn": FRONT_CERTIFICATE,
+    "waf_enabled": True,
+}
+
+
+class Front:
+    """An edge-on synth of the app, as tests/infra/test_front.py reads it."""
+
+    def __init__(self, synthesized: Synthesized) -> None:
+        self.synthesized = synthesized
+        self.outdir = Path(synthesized.app.outdir)
+        self.assembly = synthesized.assembly
+        self.templates: dict[str, dict[str, Any]] = {
+            artifact.stack_name: artifact.template for artifact in self.assembly.stacks
+        }
+        stack = synthesized.stacks["Compute"]
+        assert isinstance(stack, ComputeStack)
+        self.stack = stack
+
+    @property
+    def compute(self) -> dict[str, Any]:
+        return self.synthesized.json("Compute")
+
+    @property
+    def network(self) -> dict[str, Any]:
+        return self.synthesized.json("Network")
+
+    @property
+    def function_template(self) -> dict[str, Any]:
+        """The template holding the edge function: its own us-east-1 stack, or compute."""
+        if "Edge" in self.synthesized.stacks:
+            return self.synthesized.json("Edge")
+        return self.compute
 
 
 @pytest.fixture(scope="session")
-def front_us_east_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
-    return SynthesizedFront(tmp_path_factory.mktemp("front-use1"), region="us-east-1")
+def front_us_east_1(prod: Synthesized) -> Front:
+    return Front(prod)
 
 
 @pytest.fixture(scope="session")
-def front_eu_west_1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedFront:
-    return SynthesizedFront(
-        tmp_path_factory.mktemp("front-euw1"),
-        region="eu-west-1",
-        auth=FRONT_AUTH,
-        status_cache_seconds=5,
-        domain_names=("api.example.com",),
-        certificate_arn=FRONT_CERTIFICATE,
+def front_eu_west_1(tmp_path_factory: pytest.TempPathFactory) -> Front:
+    return Front(
+        Synthesized(synth(tmp_path_factory.mktemp("edge-euw1"), stage="prod", **EDGE_OPTIONS))
     )

@@ -15,11 +15,14 @@ from cost.model import (
     PriceError,
     at_rest,
     load_prices,
+    per_million_ledger,
     per_million_orders,
     variants,
 )
 from cost.report import readme_section
-from tests.infra.conftest import ROOT, Synthesized, resources
+from tests.infra.conftest import ROOT, Front, Synthesized, resources
+
+MILLION_GB = 1_000_000 / 1024**3
 
 
 def outdir(synthesized: Synthesized) -> str:
@@ -47,6 +50,24 @@ def test_inventory_counts_what_the_templates_hold(dev: Synthesized) -> None:
     assert mapping is not None
     assert mapping.source == "sqs"
     assert ("Orders-dev", "OrdersStored") in inventory.custom_metrics
+
+
+def test_inventory_counts_the_ledger(dev: Synthesized) -> None:
+    inventory = load_inventory(outdir(dev))
+    files, aggregator = inventory.function("files"), inventory.function("aggregator")
+    assert files is not None
+    assert aggregator is not None
+    assert (files.memory_mb, files.architecture, files.traced) == (1769, "arm64", True)
+    streams = [m for m in inventory.mappings if m.source == "dynamodb"]
+    assert [(m.service, m.batch_size) for m in streams] == [("orders-aggregator", 100)] * 2
+    assert ("Orders-dev", "FilesFailed") in inventory.custom_metrics
+    assert ("Orders-dev", "HighBalanceAlertsPublished") in inventory.custom_metrics
+    # stream mappings poll for free: only the orders queue's mapping is idle SQS traffic
+    table = at_rest(variants(inventory), load_prices("us-east-1"))
+    by_item = {line.item: line.values for line in table.lines}
+    idle = by_item["SQS: Lambda's idle long polling of each mapped queue"][0]
+    assert idle == pytest.approx(5 * 3 * 60 * 730 / 1_000_000 * 0.4)
+    assert per_million_ledger(inventory, load_prices("us-east-1"), Assumptions()) is not None
 
 
 def test_nat_variant_swaps_endpoints_for_a_gateway_per_az(dev: Synthesized) -> None:
@@ -96,3 +117,53 @@ def test_readme_cost_section_is_generated_not_typed(dev: Synthesized, prod: Synt
     assert readme_section(ROOT / "README.md") == expected, (
         "README.md's cost section is stale: run `make cost-readme`"
     )
+
+
+def test_edge_functions_are_found_beside_the_distribution_or_in_their_own_stack(
+    front_us_east_1: Front, front_eu_west_1: Front
+) -> None:
+    beside = load_inventory(front_us_east_1.outdir)
+    elsewhere = load_inventory(front_eu_west_1.outdir)
+    assert beside.region == "us-east-1"
+    # the app's region, not the edge stack's
+    assert elsewhere.region == "eu-west-1"
+    for inventory in (beside, elsewhere):
+        assert inventory.distributions == 1
+        (edge,) = inventory.edge_functions  # the viewer-request function, once
+        assert (edge.memory_mb, edge.architecture) == (128, "x86_64")
+        # the app's own functions, and neither the edge function nor deploy-time helpers
+        assert set(inventory.functions) == {
+            "orders-ingest",
+            "orders-process",
+            "orders-status",
+            "orders-files",
+            "orders-aggregator",
+        }
+
+
+def test_the_edge_is_priced_per_request_and_costs_nothing_at_rest(
+    front_us_east_1: Front, dev: Synthesized
+) -> None:
+    prices = load_prices("us-east-1")
+    edge, no_edge = load_inventory(front_us_east_1.outdir), load_inventory(outdir(dev))
+    a = Assumptions(status_reads_per_order=2)
+    rows = {
+        line.item: line.values[0] for line in per_million_orders(variants(edge), prices, a).lines
+    }
+    requests = 3  # the POST and two status reads
+    assert rows["CloudFront: HTTPS requests, data out to clients and to the origin"] == (
+        pytest.approx(
+            requests * 0.01 * 100
+            + requests * a.response_bytes * MILLION_GB * 0.085
+            + a.request_bytes * MILLION_GB * 0.02
+        )
+    )
+    assert rows["Lambda@Edge viewer request: requests and GB-seconds (1 ms steps)"] == (
+        pytest.approx(requests * (0.6 + 128 / 1024 * 0.002 * 0.00005001 * 1_000_000))
+    )
+    assert rows["DynamoDB consistent reads (status)"] == pytest.approx(2 * 0.125)
+    without = {line.item for line in per_million_orders(variants(no_edge), prices, a).lines}
+    assert not {item for item in without if "CloudFront" in item or "Edge" in item}
+    # at rest the distribution, its VPC origin and Lambda@Edge cost nothing: prod (edge)
+    # and dev (no edge) have the same fixed lines
+    assert at_rest(variants(edge), prices) == at_rest(variants(no_edge), prices)

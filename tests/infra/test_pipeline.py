@@ -79,6 +79,19 @@ def test_role_may_only_assume_the_cdk_bootstrap_roles(pipeline: Synthesized) -> 
     assert "*" not in json.dumps(role)  # no wildcard action or resource anywhere
 
 
+def test_outside_us_east_1_it_may_also_deploy_the_edge_functions_stack_there(
+    tmp_path: Path,
+) -> None:
+    elsewhere = Synthesized(synth(tmp_path, github_repository=REPO, region="eu-west-1"))
+    (policy,) = _role(elsewhere.json("Pipeline"))["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    roles = ("deploy", "file-publishing", "image-publishing", "lookup")
+    expected = [BOOTSTRAP_ROLE % name for name in roles] + [
+        (BOOTSTRAP_ROLE % name).replace("${AWS::Region}", "us-east-1") for name in roles
+    ]
+    assert sorted(r["Fn::Sub"] for r in statement["Resource"]) == sorted(expected)
+
+
 def test_deploy_role_arn_is_an_output(pipeline: Synthesized) -> None:
     outputs = pipeline.json("Pipeline")["Outputs"]
     (role_id,) = resources(pipeline.json("Pipeline"), "AWS::IAM::Role")

@@ -17,6 +17,8 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         synth(
             tmp_path_factory.mktemp("hardened"),
             stage="prod",
+            # the ALB's own HTTPS, so without the edge (tests/infra/test_front.py has it)
+            edge_enabled=False,
             certificate_arn=CERTIFICATE,
             waf_enabled=True,
             waf_rate_limit=500,
@@ -46,12 +48,13 @@ def test_with_a_certificate_https_carries_the_rule_and_http_redirects(
         "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
     }
     template = hardened.json("Compute")
-    rule = only(template, "AWS::ElasticLoadBalancingV2::ListenerRule")["Properties"]
+    rules = resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
     (https_id,) = (
         k for k, v in resources(template, "AWS::ElasticLoadBalancingV2::Listener").items()
         if v["Properties"]["Port"] == 443
     )  # fmt: skip
-    assert rule["ListenerArn"] == {"Ref": https_id}
+    assert len(rules) == 2  # ingest and status, both on HTTPS
+    assert all(rule["Properties"]["ListenerArn"] == {"Ref": https_id} for rule in rules)
     api_url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
     assert api_url[0] == "https://"
 
@@ -143,7 +146,9 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(dev: Synthesized) -> Non
     template = dev.json("Compute")
     (topic_id,) = resources(template, "AWS::SNS::Topic")
     alarms = _alarms(dev)
-    assert len(alarms) == 8  # DLQ, queue age, 2 x (errors, throttles), ALB 5xx, target 5xx
+    # API: DLQ, queue age, 3 x (errors, throttles), ALB 5xx, target 5xx; the ledger: 2 x
+    # (errors, throttles), failed files, iterator age, 5 dead-letter/failure queues
+    assert len(alarms) == 10 + 11
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["OKActions"] == [{"Ref": topic_id}]
@@ -160,10 +165,13 @@ def test_alarm_thresholds_come_from_settings(dev: Synthesized, hardened: Synthes
         return found
 
     defaults = by_metric(dev)
-    assert defaults[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [1]
+    assert defaults[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [1] * 6  # DLQs
     assert defaults[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [300]
-    assert defaults[("AWS/Lambda", "Errors")] == [1, 1]
-    assert defaults[("AWS/Lambda", "Throttles")] == [1, 1]
+    # ingest, process, status, files, aggregator
+    assert defaults[("AWS/Lambda", "Errors")] == [1] * 5
+    assert defaults[("AWS/Lambda", "Throttles")] == [1] * 5
+    assert defaults[("AWS/Lambda", "IteratorAge")] == [300_000]  # milliseconds
+    assert defaults[("Orders-dev", "FilesFailed")] == [1]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count")] == [5]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")] == [5]
     assert by_metric(hardened)[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [600]
@@ -171,7 +179,9 @@ def test_alarm_thresholds_come_from_settings(dev: Synthesized, hardened: Synthes
 
 def test_dlq_alarm_watches_the_dead_letter_queue(dev: Synthesized) -> None:
     (dlq_alarm,) = (
-        a for a in _alarms(dev).values() if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        alarm
+        for logical_id, alarm in _alarms(dev).items()
+        if logical_id.startswith("MonitoringDeadLetterQueueNotEmpty")
     )
     (dimension,) = dlq_alarm["Dimensions"]
     assert dimension["Name"] == "QueueName"

@@ -183,3 +183,164 @@ def test_dev_and_prod_synthesize_nag_clean(dev, prod) -> None:
         assert report["pluginReports"], "cdk-nag did not run"
         for plugin in report["pluginReports"]:
             assert plugin["conclusion"] == "success", plugin["violations"]
+
+
+CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
+AUTH = {
+    "edge_auth_issuer": "https://issuer.example.com/",
+    "edge_auth_audience": "orders-api",
+    "edge_auth_jwks_url": "https://issuer.example.com/jwks.json",
+}
+
+
+def test_edge_enabled_unset_follows_the_stage_and_cli_strings_set_it() -> None:
+    assert settings_from_mapping(cdk_context()).edge_on is False
+    assert settings_from_mapping(cdk_context(stage="prod")).edge_on is True
+    assert settings_from_mapping(cdk_context(stage="prod", edge_enabled="false")).edge_on is False
+    assert settings_from_mapping(cdk_context(edge_enabled="true")).edge_on is True
+    assert settings_from_mapping(cdk_context(stage="prod", edge_enabled="")).edge_on is True
+    on = settings_from_mapping(
+        cdk_context(edge_enabled="true", edge_domain_names="API.example.com,b.example.com",
+                    edge_certificate_arn=CERTIFICATE, edge_auth_algorithms="RS256,RS384")
+    )  # fmt: skip
+    assert on.edge_domain_names == ("api.example.com", "b.example.com")
+    assert on.edge_auth_algorithms == ("RS256", "RS384")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # a token check that would silently not happen: refused, with what to do
+        ({"edge_auth_issuer": "https://i/", "edge_auth_audience": "a",
+          "edge_auth_jwks_url": "https://i/j"}, "edge_auth_issuer need the edge"),
+        ({"status_cache_seconds": 5}, "status_cache_seconds need the edge"),
+        ({"edge_enabled": "true", "edge_auth_issuer": "https://i/"},
+         "needs edge_auth_audience and edge_auth_jwks_url too"),
+        ({"edge_enabled": "true", "edge_domain_names": ["api.example.com"]},
+         "needs both edge_domain_names and edge_certificate_arn"),
+        ({"stage": "prod", "certificate_arn": CERTIFICATE}, "unset certificate_arn"),
+        ({"edge_certificate_arn": CERTIFICATE.replace("us-east-1", "eu-west-1")},
+         "edge_certificate_arn="),
+        ({"edge_auth_jwks_url": "http://issuer.example.com/jwks"}, "is not an https:// URL"),
+        ({"edge_auth_algorithms": ["HS256"]}, "'HS256' is not one of: RS256, RS384, RS512"),
+        ({"edge_auth_algorithms": []}, "edge_auth_algorithms is empty"),
+        ({"edge_auth_required_scope": "two scopes"}, "is not one OAuth scope"),
+        ({"edge_domain_names": ["not a domain"]}, "is not a domain name"),
+        ({"edge_web_acl_arn": "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/a/b"},
+         "CLOUDFRONT-scope"),
+        ({"status_cache_seconds": 301}, "use 0..300"),
+        ({"edge_enabled": "maybe"}, "is not true, false or unset"),
+    ],
+)  # fmt: skip
+def test_edge_settings_that_cannot_work_fail_naming_the_key(
+    overrides: dict[str, object], expected: str
+) -> None:
+    (problem,) = _problems(**overrides)
+    assert expected in problem
+
+
+def test_a_full_edge_configuration_is_valid() -> None:
+    settings = settings_from_mapping(
+        cdk_context(
+            stage="prod", region="eu-west-1", edge_domain_names=["api.example.com"],
+            edge_certificate_arn=CERTIFICATE, status_cache_seconds=5,
+            edge_auth_required_scope="orders/write",
+            edge_web_acl_arn="arn:aws:wafv2:us-east-1:111122223333:global/webacl/a/0f1e2d3c",
+            **AUTH,
+        )
+    )  # fmt: skip
+    assert settings.edge_on
+    assert settings.edge_auth_issuer == AUTH["edge_auth_issuer"]
+
+
+# --- the ledger's settings (issue 8) ----------------------------------------------------
+
+
+def test_ledger_defaults() -> None:
+    settings = settings_from_mapping(cdk_context())
+    assert (settings.ledger_currency, settings.high_balance_threshold) == ("IDR", "1000000")
+    assert settings.alert_email == ""
+    assert settings.layer_share_account_ids == ()
+    assert settings.files_timeout_seconds == 900
+    assert settings.files_rule_name == "Orders-dev-order-files"
+
+
+def test_ledger_cli_strings_are_coerced() -> None:
+    settings = settings_from_mapping(
+        cdk_context(
+            high_balance_threshold=5000,  # a JSON integer is its digits
+            layer_share_account_ids="111122223333, 444455556666",
+            aggregator_batch_size="500",
+        )
+    )
+    assert settings.high_balance_threshold == "5000"
+    assert settings.layer_share_account_ids == ("111122223333", "444455556666")
+    assert settings.aggregator_batch_size == 500
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"ledger_currency": "idr"},
+            "ledger_currency='idr' is not a currency code of three upper-case letters such as IDR.",
+        ),
+        (
+            {"high_balance_threshold": 1000.5},
+            "high_balance_threshold=1000.5 is not an exact amount: write it as a string of a "
+            'plain decimal with at most 2 places, such as "1000000" or "2500.50".',
+        ),
+        (
+            {"high_balance_threshold": "1e6"},
+            "high_balance_threshold='1e6' is not an exact amount: write it as a string of a "
+            'plain decimal with at most 2 places, such as "1000000" or "2500.50".',
+        ),
+        ({"files_timeout_seconds": 901}, "files_timeout_seconds=901 is out of range: use 60..900."),
+        ({"file_writer_threads": 33}, "file_writer_threads=33 is out of range: use 1..32."),
+        (
+            {"aggregator_retry_attempts": -1},
+            "aggregator_retry_attempts=-1 is out of range: use 0..10000.",
+        ),
+        (
+            {"aggregator_max_record_age_seconds": 90_000},
+            "aggregator_max_record_age_seconds=90000 is out of range: use 60..86400.",
+        ),
+        (
+            {"aggregator_parallelization_factor": 11},
+            "aggregator_parallelization_factor=11 is out of range: use 1..10.",
+        ),
+        (
+            {"layer_share_account_ids": ["12345"]},
+            "layer_share_account_ids entry '12345' is not a 12-digit AWS account id.",
+        ),
+        (
+            {"layer_share_account_ids": ["111122223333", "111122223333"]},
+            "layer_share_account_ids=['111122223333', '111122223333'] names an account more "
+            "than once.",
+        ),
+        (
+            {"alert_email": "ops"},
+            "alert_email='ops' is not an e-mail address (or \"\" to leave it unset).",
+        ),
+    ],
+)
+def test_each_ledger_setting_says_what_to_use(overrides: dict[str, object], expected: str) -> None:
+    assert _problems(**overrides) == [expected]
+
+
+def test_a_stream_batch_over_ten_needs_a_window() -> None:
+    # Lambda's rule for streams as for SQS (CreateEventSourceMapping, BatchSize)
+    (problem,) = _problems(aggregator_batch_size=100, aggregator_batching_window_seconds=0)
+    assert problem.startswith(
+        "aggregator_batch_size=100 needs aggregator_batching_window_seconds >= 1"
+    )
+    assert settings_from_mapping(
+        cdk_context(aggregator_batch_size=10, aggregator_batching_window_seconds=0)
+    )
+
+
+def test_the_iterator_age_alarm_fires_before_records_are_given_up() -> None:
+    (problem,) = _problems(aggregator_max_record_age_seconds=600, iterator_age_alarm_seconds=600)
+    assert problem.startswith(
+        "iterator_age_alarm_seconds=600 must be below aggregator_max_record_age_seconds=600"
+    )

@@ -23,7 +23,14 @@ def sample_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cloud(sample_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     logs = tmp_path_factory.mktemp("logs")
-    with LocalCloud(sample_assembly, http_port=0, aws_port=0, log_dir=logs) as running:
+    with LocalCloud(
+        sample_assembly,
+        http_port=0,
+        aws_port=0,
+        edge_port=0,
+        log_dir=logs,
+        async_retry_scale=0.01,
+    ) as running:
         yield running
 
 

@@ -13,9 +13,11 @@ from orders_core.observability import logger
 
 from lambdas.ingest import handler as ingest_handler
 from lambdas.process import handler as process_handler
+from lambdas.status import handler as status_handler
 
 REGION = "us-east-1"
 TABLE_NAME = "orders-test"
+LEDGER_CURRENCY = "IDR"  # what the compute stack sets by default
 
 
 def _clear_handler_caches() -> None:
@@ -25,6 +27,8 @@ def _clear_handler_caches() -> None:
         ingest_handler.get_service,
         process_handler.get_settings,
         process_handler.get_service,
+        status_handler.get_settings,
+        status_handler.get_service,
     ):
         cached.cache_clear()
 
@@ -32,7 +36,13 @@ def _clear_handler_caches() -> None:
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The variables the compute stack sets, fake credentials, and no real endpoint."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ORDERS_QUEUE_URL", "ORDERS_TABLE_NAME"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "ORDERS_QUEUE_URL",
+        "ORDERS_TABLE_NAME",
+        "LEDGER_CURRENCY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
@@ -42,6 +52,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "orders-test")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersTest")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    # The stack says whether the edge is in front; off unless a test turns it on.
+    monkeypatch.setenv("EDGE_ENABLED", "false")
     # No X-Ray daemon here (test_tracing.py covers tracing left on).
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     _clear_handler_caches()
@@ -94,6 +106,7 @@ def orders_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> QueueProbe:
         },
     )["QueueUrl"]
     monkeypatch.setenv("ORDERS_QUEUE_URL", url)
+    monkeypatch.setenv("LEDGER_CURRENCY", LEDGER_CURRENCY)
     return QueueProbe(url=url, client=client)
 
 
@@ -132,6 +145,7 @@ def orders_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> TableProbe:
     )
     monkeypatch.setenv("ORDERS_TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("ORDERS_MAX_RECEIVE_COUNT", "5")
+    monkeypatch.setenv("LEDGER_CURRENCY", LEDGER_CURRENCY)
     return TableProbe(name=TABLE_NAME, resource_table=table)
 
 

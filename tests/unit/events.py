@@ -1,4 +1,4 @@
-"""Builders for the events Lambda hands the two functions, and a fake Lambda context.
+"""Builders for the events Lambda hands the functions, and a fake Lambda context.
 
 Shapes follow what ALB and the SQS event source mapping really send (see
 docs.aws.amazon.com/lambda/latest/dg/services-alb.html and with-sqs.html).
@@ -61,6 +61,28 @@ def alb_event(
     else:
         event["queryStringParameters"] = {}
         event["headers"] = all_headers
+    return event
+
+
+def get_event(
+    url: str, *, method: str = "GET", multi_value_headers: bool = False
+) -> dict[str, Any]:
+    """An ALB event for a request line such as ``/lambda/api/orders/1?version=...``.
+
+    The path and the query values stay percent-encoded, as ALB passes them.
+    """
+    path, _, query = url.partition("?")
+    event = alb_event(
+        None, method=method, path=path, content_type=None, multi_value_headers=multi_value_headers
+    )
+    pairs = [part.partition("=") for part in query.split("&") if part]
+    if multi_value_headers:
+        grouped: dict[str, list[str]] = {}
+        for name, _, value in pairs:
+            grouped.setdefault(name, []).append(value)
+        event["multiValueQueryStringParameters"] = grouped
+    else:
+        event["queryStringParameters"] = {name: value for name, _, value in pairs}
     return event
 
 

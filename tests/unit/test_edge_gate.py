@@ -144,6 +144,7 @@ def test_what_the_api_can_accept_passes_on_stamped(
     assert answer is request  # the request itself goes on, not a response
     assert (answer["method"], answer["uri"], answer["querystring"]) == (method, uri, "version=abc")
     assert answer["headers"]["x-request-id"] == [{"key": "x-request-id", "value": "rid-1"}]
+    assert header(answer, "x-viewer-ip") == "203.0.113.10"  # CloudFront's clientIp
     assert "x-auth-subject" not in answer["headers"]
     for name, value in headers.items():
         assert header(answer, name) == value  # the viewer's own headers are untouched
@@ -156,9 +157,11 @@ def test_forged_edge_headers_are_dropped_before_anything_else(gate: ViewerReques
         {"key": "X-Auth-Subject", "value": "admin"},
         {"key": "x-auth-subject", "value": "root"},
     ]
+    request["headers"]["x-viewer-ip"] = [{"key": "X-Viewer-Ip", "value": "10.9.9.9"}]
     answer = gate.handle(request)
     assert answer["headers"]["x-request-id"] == [{"key": "x-request-id", "value": "rid-1"}]
     assert "x-auth-subject" not in answer["headers"]
+    assert answer["headers"]["x-viewer-ip"] == [{"key": "x-viewer-ip", "value": "203.0.113.10"}]
 
 
 def test_each_request_gets_a_fresh_uuid_by_default() -> None:

@@ -107,8 +107,8 @@ def _accepted(index: int) -> OrderResult:
 
 
 def test_one_order_is_answered_with_its_receipt() -> None:
-    request = read_orders({"order_id": "0", "item": "x"})
-    result = _accepted(0).model_copy(update={"version": "v"})
+    request = read_orders({"order_id": "0", "item": "x"}, ledger_currency="IDR")
+    result = _accepted(0).model_copy(update={"version": "v", "location": "/where"})
 
     assert accepted_body(request, [result]) == {
         "status": "accepted",
@@ -116,11 +116,12 @@ def test_one_order_is_answered_with_its_receipt() -> None:
         "order_id": "0",
         "item": "x",
         "version": "v",
+        "location": "/where",
     }
 
 
 def test_an_array_is_answered_with_a_result_per_order() -> None:
-    request = read_orders([{"order_id": "0", "item": "x"}])
+    request = read_orders([{"order_id": "0", "item": "x"}], ledger_currency="IDR")
 
     body = accepted_body(request, [_accepted(0)])
 
@@ -144,6 +145,29 @@ def test_another_path_is_404() -> None:
     refusal = no_route("/lambda/api/extra", "POST")
 
     assert (refusal.status, refusal.code) == (HTTPStatus.NOT_FOUND, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/lambda/api/orders/1", "/lambda/api/orders/1/Kopi%20Susu"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_another_method_on_a_status_path_is_405_as_at_the_edge(path: str, method: str) -> None:
+    # The ALB sends GET/HEAD there to the status function; the rest falls through to ingest.
+    refusal = no_route(path, method)
+
+    assert (refusal.status, refusal.code) == (HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed")
+    assert refusal.headers() == {"Allow": "GET, HEAD"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/lambda/api/orders",
+        "/lambda/api/orders/",
+        "/lambda/api/orders/1/",
+        "/lambda/api/orders/1/a/b",
+    ],
+)
+def test_what_is_no_status_path_stays_404(path: str) -> None:
+    assert no_route(path, "POST").status == HTTPStatus.NOT_FOUND
 
 
 def test_request_ids_that_cannot_stamp_a_version_are_replaced() -> None:

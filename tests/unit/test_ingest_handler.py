@@ -5,6 +5,7 @@ import json
 import time
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -50,6 +51,19 @@ def test_one_order_is_queued_stamped_and_answered_202(orders_queue: QueueProbe) 
     assert queued["version"] == f"{queued['accepted_at']}#{context.aws_request_id}#00"
     assert answer.body["version"] == queued["version"]
     assert set(queued) == {*ORDER, "accepted_at", "request_id", "version"}
+    # and where to ask whether that version is stored: the status path, URL-encoded
+    location = f"/lambda/api/orders/123/Kopi%20Susu?version={quote(queued['version'], safe='')}"
+    assert answer.headers["Location"] == location == answer.body["location"]
+
+
+def test_the_location_encodes_every_character_a_key_may_hold(orders_queue: QueueProbe) -> None:
+    order = {"order_id": "a/b?c#d", "item": "50% off & more ☕"}
+
+    answer = invoke(json_event(order))
+
+    path, _, query = answer.headers["Location"].partition("?")
+    assert path == "/lambda/api/orders/a%2Fb%3Fc%23d/50%25%20off%20%26%20more%20%E2%98%95"
+    assert query == f"version={quote(answer.body['version'], safe='')}"
 
 
 def test_trailing_slash_path_is_the_same_api(orders_queue: QueueProbe) -> None:
@@ -128,6 +142,59 @@ def test_multi_value_header_events_work_both_ways(orders_queue: QueueProbe) -> N
     assert len(orders_queue.drain()) == 1
 
 
+EDGE_HEADERS = {"x-request-id": "edge-rid-1", "x-auth-subject": "user-42"}
+
+
+def test_without_the_edge_its_headers_are_ignored(
+    orders_queue: QueueProbe, captured: Captured
+) -> None:
+    # Given the edge is off (EDGE_ENABLED=false): anyone may send these headers
+    answer = invoke(json_event(ORDER, headers=EDGE_HEADERS))
+
+    assert answer.status == 202
+    [queued] = orders_queue.drain_json()
+    assert "auth_subject" not in queued
+    (line,) = [line for line in captured.logs() if line["message"] == "order queued"]
+    assert line["correlation_id"] == TRACE_ID
+
+
+def test_behind_the_edge_its_request_id_and_subject_are_used(
+    orders_queue: QueueProbe, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the stack says the edge is in front (only the edge can set these headers)
+    monkeypatch.setenv("EDGE_ENABLED", "true")
+
+    answer = invoke(json_event([ORDER, {**ORDER, "item": "Teh"}], headers=EDGE_HEADERS))
+
+    # Then every order of the request is stored with the subject, logged under the id
+    assert answer.status == 202
+    assert [m["auth_subject"] for m in orders_queue.drain_json()] == ["user-42", "user-42"]
+    queued = [line for line in captured.logs() if line["message"] == "order queued"]
+    assert [line["correlation_id"] for line in queued] == ["edge-rid-1", "edge-rid-1"]
+    assert "user-42" not in json.dumps(answer.body)  # the answer does not echo it
+
+
+@pytest.mark.parametrize("subject", ["", " x", "x" * 256, "tab\tinside"])
+def test_behind_the_edge_a_subject_it_would_never_set_is_dropped(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch, subject: str
+) -> None:
+    monkeypatch.setenv("EDGE_ENABLED", "true")
+
+    answer = invoke(json_event(ORDER, headers={"x-auth-subject": subject}))
+
+    assert answer.status == 202
+    [queued] = orders_queue.drain_json()
+    assert "auth_subject" not in queued
+
+
+def test_a_client_cannot_send_a_subject_in_the_order(orders_queue: QueueProbe) -> None:
+    answer = invoke(json_event({**ORDER, "auth_subject": "admin"}))
+
+    assert answer.status == 422
+    assert answer.body["error"]["details"][0]["loc"] == ["auth_subject"]
+    assert orders_queue.drain() == []
+
+
 def test_logs_carry_the_alb_trace_id_and_metrics_are_emf(
     orders_queue: QueueProbe, captured: Captured
 ) -> None:
@@ -166,6 +233,12 @@ def test_array_of_valid_orders_is_queued_in_one_batch(orders_queue: QueueProbe) 
     versions = [messages[r["message_id"]]["version"] for r in results]
     assert versions == sorted(versions)
     assert len(set(versions)) == 3
+    # each result says where its own status is read; the answer itself has no Location
+    assert "Location" not in answer.headers
+    for result, order in zip(results, orders, strict=True):
+        version = quote(result["version"], safe="")
+        path = f"/lambda/api/orders/{order['order_id']}/Kopi"
+        assert result["location"] == f"{path}?version={version}"
 
 
 def test_array_with_one_invalid_order_queues_nothing(orders_queue: QueueProbe) -> None:
@@ -277,7 +350,8 @@ def test_unknown_paths_are_404_json(orders_queue: QueueProbe, path: str, method:
     assert orders_queue.drain() == []
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+# "post": HTTP methods are case-sensitive (the edge refuses it too), the resolver is not.
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "post"])
 @pytest.mark.parametrize("path", ["/lambda/api", "/lambda/api/"])
 def test_other_methods_on_the_api_are_405_with_allow(
     orders_queue: QueueProbe, method: str, path: str
@@ -496,8 +570,10 @@ def test_partial_batch_failure_is_503_listing_what_was_queued(
     assert answer.headers["Retry-After"] == "2"
     first, second = answer.body["results"]
     assert (first["status"], first["message_id"]) == ("accepted", "m-0")
+    assert first["location"].startswith("/lambda/api/orders/123/Kopi%20Susu?version=")
     assert (second["status"], second["item"]) == ("not_queued", "Teh")
     assert "message_id" not in second
+    assert "location" not in second
     assert "boom" not in json.dumps(answer.body)
 
 
@@ -552,3 +628,78 @@ def test_two_content_type_headers_are_ambiguous_and_refused(orders_queue: QueueP
 
     assert answer.status == 415
     assert orders_queue.drain() == []
+
+
+# --- the ledger's fields (customer_id, amount, currency: the ledger currency) -------------
+
+
+def test_an_order_with_an_amount_in_the_ledger_currency_is_queued_exactly(
+    orders_queue: QueueProbe,
+) -> None:
+    # Given an order for a customer, with an amount and the ledger currency in lower case
+    order = {**ORDER, "customer_id": "C-001", "amount": "250000.5", "currency": "idr"}
+
+    # When the ALB posts it
+    answer = invoke(json_event(order))
+
+    # Then it is queued with the amount exact to the cent and the currency as configured
+    assert answer.status == 202
+    [message] = orders_queue.drain()
+    queued = json.loads(message["body"], parse_float=Decimal)
+    assert (queued["customer_id"], queued["currency"]) == ("C-001", "IDR")
+    assert str(queued["amount"]) == "250000.50"  # a JSON number with its two places
+
+
+@pytest.mark.parametrize(
+    ("extra", "loc", "error_type"),
+    [
+        (
+            {"customer_id": "C-001", "amount": 10, "currency": "USD"},
+            ["currency"],
+            "currency_mismatch",
+        ),
+        ({"customer_id": "C-001"}, ["amount"], "ledger_fields"),
+        ({"amount": "10.00"}, ["customer_id"], "ledger_fields"),
+        ({"customer_id": "C-001", "amount": "1.005"}, ["amount"], "amount_places"),
+    ],
+)
+def test_ledger_fields_are_checked_against_the_configured_currency(
+    orders_queue: QueueProbe, extra: dict[str, Any], loc: list[str], error_type: str
+) -> None:
+    answer = invoke(json_event({**ORDER, **extra}))
+
+    assert answer.status == 422
+    assert {"loc": loc, "type": error_type} in [
+        {"loc": d["loc"], "type": d["type"]} for d in answer.body["error"]["details"]
+    ]
+    assert orders_queue.drain() == []
+
+
+def test_the_ledger_currency_comes_from_the_environment(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment whose ledger counts in USD
+    monkeypatch.setenv("LEDGER_CURRENCY", "USD")
+    ingest_handler.get_settings.cache_clear()
+    orders = [
+        {**ORDER, "customer_id": "C-1", "amount": 5, "currency": "USD"},
+        {**ORDER, "item": "Teh", "customer_id": "C-1", "amount": 5, "currency": "IDR"},
+    ]
+
+    # When an array mixes the two currencies, Then nothing is queued and IDR is the culprit
+    answer = invoke(json_event(orders))
+    assert answer.status == 422
+    statuses = [result["status"] for result in answer.body["results"]]
+    assert statuses == ["not_queued", "invalid"]
+    assert orders_queue.drain() == []
+    # and the USD order alone is accepted
+    assert invoke(json_event(orders[0])).status == 202
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_missing_ledger_currency_fails_loudly_at_cold_start(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEDGER_CURRENCY")
+    with pytest.raises(SettingsError, match="LEDGER_CURRENCY"):
+        ingest_handler.lambda_handler(json_event(ORDER), FakeContext())

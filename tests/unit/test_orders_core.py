@@ -72,7 +72,35 @@ def test_stamp_refuses_a_version_that_does_not_match_its_parts() -> None:
 
 def test_the_reserved_order_fields_are_exactly_the_stamp_fields() -> None:
     reserved = {name for name, info in Order.model_fields.items() if info.exclude and name != "qty"}
-    assert reserved == set(SYSTEM_ATTRIBUTES) == {"accepted_at", "request_id", "version"}
+    assert reserved == set(SYSTEM_ATTRIBUTES)
+    assert reserved == {"accepted_at", "request_id", "version", "auth_subject"}
+
+
+@pytest.mark.parametrize("subject", [None, "user-42", "auth0|5f7c8ec7c33c6c004bbafe82"])
+def test_a_stamp_carries_the_subject_to_the_table_only_when_there_is_one(
+    subject: str | None,
+) -> None:
+    stamp = Stamp.create(
+        accepted_at=format_accepted_at(0), request_id="req-a", position=0, auth_subject=subject
+    )
+    accepted = AcceptedOrder(
+        order=Order.model_validate({"order_id": "1", "item": "x"}), stamp=stamp
+    )
+
+    item = accepted.to_item()
+    again = AcceptedOrder.from_message_body(accepted.to_message_body())
+
+    assert item.get("auth_subject") == subject
+    assert ("auth_subject" in item) is (subject is not None)  # never stored as null
+    assert again.stamp.auth_subject == subject
+
+
+@pytest.mark.parametrize("subject", ["", " padded ", "tab\there", "é", "x" * 256])
+def test_a_subject_the_edge_would_never_pass_on_is_refused(subject: str) -> None:
+    with pytest.raises(ValidationError):
+        Stamp.create(
+            accepted_at=format_accepted_at(0), request_id="req-a", position=0, auth_subject=subject
+        )
 
 
 # --- JSON --------------------------------------------------------------------------------
@@ -139,7 +167,7 @@ def test_an_accepted_order_round_trips_through_its_message() -> None:
         "qty": 1,
         "price": Decimal("1.50"),
         "m": {"k": [None]},
-        **stamp.model_dump(),
+        **stamp.model_dump(exclude_none=True),
     }
 
 
@@ -226,6 +254,7 @@ def test_settings_read_the_documented_variables() -> None:
             "POWERTOOLS_METRICS_NAMESPACE": "Orders-dev",
             "ORDERS_TABLE_NAME": "orders-dev",
             "ORDERS_MAX_RECEIVE_COUNT": "5",
+            "LEDGER_CURRENCY": "IDR",
             "UNRELATED": "ignored",
         },
     )

@@ -4,9 +4,10 @@ Order of checks: path (404), method (405), the bearer token when authentication 
 (401/403/503), then the body's type and declared size (415/413), so an anonymous caller
 learns nothing about a body it may not send anyway.
 
-Every request passed on carries a fresh ``x-request-id`` (ingest's correlation id) and,
-when authenticated, ``x-auth-subject``. Both are removed from what the viewer sent
-first, so a client can never choose them.
+Every request passed on carries a fresh ``x-request-id`` (the functions' correlation
+id), ``x-viewer-ip`` (the address CloudFront saw the viewer connect from: the per-IP rate
+limit of the ALB's web ACL counts by it) and, when authenticated, ``x-auth-subject``.
+All are removed from what the viewer sent first, so a client can never choose them.
 """
 
 import json
@@ -31,8 +32,9 @@ else:  # Lambda: the asset directory is on sys.path
 
 REQUEST_ID_HEADER = "x-request-id"
 SUBJECT_HEADER = "x-auth-subject"
+VIEWER_IP_HEADER = "x-viewer-ip"
 # Headers only the edge may set: whatever the viewer sent under these names is dropped.
-EDGE_HEADERS = (REQUEST_ID_HEADER, SUBJECT_HEADER)
+EDGE_HEADERS = (REQUEST_ID_HEADER, SUBJECT_HEADER, VIEWER_IP_HEADER)
 
 
 class ViewerRequestGate:
@@ -67,6 +69,9 @@ class ViewerRequestGate:
             )
             return refusal.to_response(request_id=request_id, include_body=method != "HEAD")
         set_header(headers, REQUEST_ID_HEADER, request_id)
+        client_ip = request.get("clientIp")
+        if isinstance(client_ip, str) and client_ip:
+            set_header(headers, VIEWER_IP_HEADER, client_ip)
         if subject is not None:
             set_header(headers, SUBJECT_HEADER, subject)
         return request

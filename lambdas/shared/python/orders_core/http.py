@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel
 
@@ -17,6 +18,21 @@ from orders_core.observability import MetricName, count_by_reason, logger
 
 # Seconds a client should wait before retrying after a 503.
 RETRY_AFTER_SECONDS = 2
+
+
+def header(event: ALBEvent, name: str) -> str | None:
+    """A request header, whether the target group sends single- or multi-value headers.
+
+    ``name`` is lowercase (ALB lowercases header names). A header sent several times is
+    ambiguous and treated as absent.
+    """
+    value = event.headers.get(name)
+    if value is not None:
+        return str(value)
+    values = event.multi_value_headers.get(name)
+    if values and len(values) == 1:
+        return str(values[0])
+    return None
 
 
 class ErrorDetail(BaseModel):
@@ -104,6 +120,16 @@ class QueueUnavailable(RequestRejected):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     default_code = "queue_unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class TableUnavailable(RequestRejected):
+    """503: the table could not be read; the client may simply ask again."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    default_code = "table_unavailable"
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}

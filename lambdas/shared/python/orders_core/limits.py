@@ -16,6 +16,9 @@ SQS_MAX_BATCH_BYTES: Final = 256 * KIB
 # One SendMessageBatch call takes at most 10 entries.
 MAX_ORDERS_PER_REQUEST: Final = 10
 
+# A status read of a whole order lists at most this many items (item URLs read any one).
+MAX_STATUS_ITEMS: Final = 100
+
 # Key attributes: 256 characters is at most 1024 UTF-8 bytes, DynamoDB's sort key limit.
 MAX_KEY_CHARS: Final = 256
 

@@ -36,6 +36,7 @@ from orders_core.versioning import (
     ACCEPTED_AT_PATTERN,
     REQUEST_ID_PATTERN,
     SEPARATOR,
+    SUBJECT_PATTERN,
     VERSION_PATTERN,
     make_version,
 )
@@ -184,6 +185,7 @@ class Order(BaseModel):
     accepted_at: Reserved = Field(default=None, exclude=True, repr=False)
     request_id: Reserved = Field(default=None, exclude=True, repr=False)
     version: Reserved = Field(default=None, exclude=True, repr=False)
+    auth_subject: Reserved = Field(default=None, exclude=True, repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -273,13 +275,18 @@ class Stamp(BaseModel):
     accepted_at: str = Field(pattern=ACCEPTED_AT_PATTERN)
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     version: str = Field(pattern=VERSION_PATTERN)
+    # The caller the edge authenticated (orders_core.front); absent without one.
+    auth_subject: str | None = Field(default=None, pattern=SUBJECT_PATTERN)
 
     @classmethod
-    def create(cls, *, accepted_at: str, request_id: str, position: int) -> Self:
+    def create(
+        cls, *, accepted_at: str, request_id: str, position: int, auth_subject: str | None = None
+    ) -> Self:
         return cls(
             accepted_at=accepted_at,
             request_id=request_id,
             version=make_version(accepted_at, request_id, position),
+            auth_subject=auth_subject,
         )
 
     @model_validator(mode="after")
@@ -313,7 +320,7 @@ class AcceptedOrder(BaseModel):
     stamp: Stamp
 
     def to_message(self) -> dict[str, Any]:
-        return {**self.order.attributes(), **self.stamp.model_dump()}
+        return {**self.order.attributes(), **self.stamp.model_dump(exclude_none=True)}
 
     def to_message_body(self) -> str:
         return dumps_json(self.to_message())
@@ -362,3 +369,9 @@ def summarize(exc: ValidationError) -> str:
         f"{'.'.join(str(part) for part in detail['loc']) or '<order>'}: {detail['msg']}"
         for detail in error_details(exc)
     )
+
+
+def check_key_text(text: str, field: str) -> str:
+    """A key attribute (``order_id``, ``item``) by the order model's rules, for text that
+    arrives elsewhere than in an order (the status path); raises PydanticCustomError."""
+    return _key_text(text, field)

@@ -78,6 +78,8 @@ class MetricName(StrEnum):
     RECORDS_FAILED = "RecordsFailed"  # dimension "reason"
     WRITE_RETRIES = "WriteRetries"
     DEAD_LETTERED = "OrdersDeadLettered"  # failed on the last receive: the DLQ takes it
+    # status
+    STATUS_READS = "StatusReads"  # reads answered 200 (pending, stored or the items)
     # files (the ledger's file processor)
     FILES_PROCESSED = "FilesProcessed"  # read to the end (or unreadable), reported, moved
     FILES_UNREADABLE = "FilesUnreadable"  # binary, not UTF-8, no header, over the size limit
@@ -97,12 +99,15 @@ class MetricName(StrEnum):
     HIGH_BALANCE_ALERTS = "HighBalanceAlertsPublished"
 
 
-def configure(settings: CommonSettings) -> None:
-    """Point logs and metrics at this function's service and namespace."""
+def configure(settings: CommonSettings, correlation_id: str | None = None) -> None:
+    """Point logs and metrics at this function's service and namespace; with a
+    correlation id, every log line of this invocation carries it."""
     metrics.namespace = settings.metrics_namespace
     metrics.service = settings.service_name
     logger.append_keys(service=settings.service_name)
     logger.setLevel(settings.log_level)
+    if correlation_id is not None:
+        logger.set_correlation_id(correlation_id)
 
 
 def count(name: MetricName, value: int = 1) -> None:

@@ -34,6 +34,11 @@ VERSION_PATTERN: Final = (
     rf"{SEPARATOR}\d{{{_POSITION_DIGITS}}}$"
 )
 
+# The stamp's other attribute: the caller the edge authenticated (an OpenID Connect
+# `sub`, passed on by the edge as x-auth-subject): printable ASCII, no surrounding
+# spaces, at most 255 characters.
+SUBJECT_PATTERN: Final = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
 _REQUEST_ID_RE: Final = re.compile(REQUEST_ID_PATTERN)
 
 if MAX_ORDERS_PER_REQUEST > 10**_POSITION_DIGITS:  # a guard for whoever raises the limit

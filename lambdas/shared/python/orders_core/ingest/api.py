@@ -1,21 +1,21 @@
 """Ingest's HTTP surface: the paths it serves and its answers.
 
 The ALB forwards the full path; its listener rule sends ``/lambda/api`` and everything
-below it here (stacks/contract.py, tied to these paths by tests/test_contract.py).
+below it here (stacks/contract.py, tied to these paths by tests/test_contract.py),
+except GET and HEAD on status paths, which go to the status function.
 """
 
 from http import HTTPStatus
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
 from orders_core.http import MethodNotAllowed, RequestRejected, RouteNotFound, json_response
 from orders_core.ingest.service import OrderResult, OrdersRequest
+from orders_core.paths import API_PATH, API_PATHS, STATUS_METHODS, status_segments
 
-API_PATH: Final = "/lambda/api"
-# The bare path and the same with a trailing slash are one API.
-API_PATHS: Final = (API_PATH, f"{API_PATH}/")
+__all__ = ["API_PATH", "API_PATHS", "accepted_response", "no_route"]
 
 
 class AcceptedResponse(BaseModel):
@@ -26,6 +26,7 @@ class AcceptedResponse(BaseModel):
     order_id: str
     item: str
     version: str
+    location: str  # the order's status URL, also sent as the Location header
 
 
 class BatchAcceptedResponse(BaseModel):
@@ -36,15 +37,25 @@ class BatchAcceptedResponse(BaseModel):
 
 
 def no_route(path: str, method: str) -> RequestRejected:
-    """Why a request matched no route: another method on the API (405) or another path."""
+    """Why a request matched no route: another method on a path of the API (405, as the
+    edge answers it) or another path (404)."""
     if path in API_PATHS:
         return MethodNotAllowed(f"{method} is not allowed here; use POST")
-    return RouteNotFound(f"no such path; POST orders to {API_PATH}")
+    if status_segments(path) is not None and method not in STATUS_METHODS:
+        # GET and HEAD here go to the status function; other methods fall through to ingest.
+        allow = ", ".join(STATUS_METHODS)
+        return MethodNotAllowed(f"{method} is not allowed here; use {allow}", allow=allow)
+    return RouteNotFound(
+        f"no such path; POST orders to {API_PATH}, GET their status at "
+        f"{API_PATH}/orders/{{order_id}}"
+    )
 
 
 def accepted_response(request: OrdersRequest, results: list[OrderResult]) -> Response[Any]:
-    """202: every order of the request is queued."""
-    return json_response(HTTPStatus.ACCEPTED, accepted_body(request, results))
+    """202: every order of the request is queued; one order's status URL is its Location."""
+    body = accepted_body(request, results)
+    headers = None if request.is_batch else {"Location": str(body["location"])}
+    return json_response(HTTPStatus.ACCEPTED, body, headers)
 
 
 def accepted_body(request: OrdersRequest, results: list[OrderResult]) -> dict[str, Any]:
@@ -52,11 +63,18 @@ def accepted_body(request: OrdersRequest, results: list[OrderResult]) -> dict[st
     if request.is_batch:
         return BatchAcceptedResponse(results=results).model_dump(exclude_none=True)
     result = results[0]
-    if result.message_id is None or result.order_id is None or result.item is None:
-        raise RuntimeError("an accepted order has no message id")  # IngestService guarantees it
+    if (
+        result.message_id is None
+        or result.order_id is None
+        or result.item is None
+        or result.version is None
+        or result.location is None
+    ):
+        raise RuntimeError("an accepted order has no receipt")  # IngestService guarantees it
     return AcceptedResponse(
         message_id=result.message_id,
         order_id=result.order_id,
         item=result.item,
-        version=result.version or "",
+        version=result.version,
+        location=result.location,
     ).model_dump()

@@ -10,7 +10,13 @@ from typing import Any, Final
 
 from aws_lambda_powertools.utilities.data_classes import ALBEvent
 
-from orders_core.http import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from orders_core.http import (
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    header,
+)
 from orders_core.jsonutil import InvalidJson, parse_json
 from orders_core.limits import MAX_BODY_BYTES
 
@@ -19,22 +25,12 @@ _UTF8_CHARSETS: Final = frozenset({"utf-8", "utf8"})
 # A base64 text longer than this decodes to more than MAX_BODY_BYTES: refuse it undecoded.
 MAX_BASE64_CHARS: Final = 4 * ((MAX_BODY_BYTES + 2) // 3)
 
+__all__ = ["header", "is_json_content_type", "read_body", "read_payload"]
+
 
 def read_payload(event: ALBEvent) -> Any:
     """The request's JSON document (numbers with a fraction or exponent as Decimal)."""
     return parse_body(read_body(event))
-
-
-def header(event: ALBEvent, name: str) -> str | None:
-    """A request header, whether the target group sends single- or multi-value headers."""
-    value = event.headers.get(name)
-    if value is not None:
-        return str(value)
-    values = event.multi_value_headers.get(name)
-    # Several Content-Type headers are ambiguous: treat them as absent.
-    if values and len(values) == 1:
-        return str(values[0])
-    return None
 
 
 def is_json_content_type(value: str | None) -> bool:

@@ -1,0 +1,80 @@
+"""Status: ALB GET/HEAD -> the orders table (read only). Has the order, or that version
+of it, been stored yet?
+
+Routes, the error mapping and the entry point only; the rest is ``orders_core.status``.
+Handler string ``handler.lambda_handler``; no relative imports, so it loads the Lambda way
+(asset directory on sys.path) and as ``lambdas.status.handler`` in tests.
+"""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import ALBResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import ALBEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders_core.front import correlation_id
+from orders_core.http import RequestRejected, internal_error_response, rejection_response
+from orders_core.observability import configure, logger, metrics, tracer
+from orders_core.paths import STATUS_METHODS
+from orders_core.settings import load_settings
+from orders_core.status.api import (
+    STATUS_ROUTE,
+    no_route,
+    status_response,
+    without_body_for_head,
+)
+from orders_core.status.request import query_values, read_query
+from orders_core.status.service import StatusService
+from orders_core.status.settings import StatusSettings
+
+app = ALBResolver()
+
+
+@cache
+def get_settings() -> StatusSettings:
+    return load_settings(StatusSettings)
+
+
+@cache
+def get_service() -> StatusService:
+    """Built on the first invocation and kept for the container's life."""
+    return StatusService.from_settings(get_settings())
+
+
+@app.get(STATUS_ROUTE)
+@app.head(STATUS_ROUTE)
+def read_status() -> Response[Any]:
+    event = app.current_event
+    if event.http_method not in STATUS_METHODS:  # the resolver matches methods case-blind
+        raise no_route(event.path, event.http_method)
+    return status_response(get_service().read(read_query(event.path, query_values(event))))
+
+
+@app.not_found
+def route_not_found(_: NotFoundError) -> Response[Any]:
+    # Raised, not returned, so 404 and 405 go through the one mapping below.
+    raise no_route(app.current_event.path, app.current_event.http_method)
+
+
+# Powertools leaves exception_handler unannotated; the functions below are fully typed.
+@app.exception_handler(RequestRejected)  # type: ignore[untyped-decorator]
+def reject(exc: RequestRejected) -> Response[Any]:
+    """The one place where a refused request becomes an HTTP answer."""
+    return rejection_response(exc, app.current_event)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected(exc: Exception) -> Response[Any]:
+    # A bug, not a client error: logged with its stack, answered without internals.
+    return internal_error_response(exc)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()  # a missing variable fails here, loudly, before any read
+    configure(settings, correlation_id(ALBEvent(event), edge_enabled=settings.edge_enabled))
+    get_service()
+    return without_body_for_head(event, app.resolve(event, context))
