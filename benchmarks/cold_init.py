@@ -92,13 +92,17 @@ FUNCTIONS: tuple[Function, ...] = (
         "ingest",
         "ingest",
         ("sqs",),
-        {"ORDERS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/orders", "EDGE_ENABLED": "0"},
+        {
+            "ORDERS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/orders",
+            "EDGE_ENABLED": "0",
+            "LEDGER_CURRENCY": "IDR",
+        },
     ),
     Function(
         "process",
         "process",
         ("dynamodb",),
-        {"ORDERS_TABLE_NAME": "orders", "ORDERS_MAX_RECEIVE_COUNT": "5"},
+        {"ORDERS_TABLE_NAME": "orders", "ORDERS_MAX_RECEIVE_COUNT": "5", "LEDGER_CURRENCY": "IDR"},
     ),
     Function(
         "status", "status", ("dynamodb",), {"ORDERS_TABLE_NAME": "orders", "EDGE_ENABLED": "0"}

@@ -123,7 +123,9 @@ def _stream_record(index: int) -> dict[str, Any]:
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Services built once, as per container, on fake clients."""
     ingest = IngestService(OrdersQueue(FakeSqs(), os.environ["ORDERS_QUEUE_URL"]))
-    process = ProcessService(OrdersTable(FakeDynamoDb(), "orders"), max_receive_count=5)
+    process = ProcessService(
+        OrdersTable(FakeDynamoDb(), "orders"), max_receive_count=5, ledger_currency="IDR"
+    )
     tables = LedgerTables(FakeDynamoDb(), postings_table="postings", totals_table="totals")
     ledger = LedgerService(
         tables,
