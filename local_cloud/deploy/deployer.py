@@ -33,7 +33,7 @@ from local_cloud.deploy.template_prep import (
     SsmSeed,
     prepare_template,
 )
-from local_cloud.services.moto_patches import CUSTOM_RESOURCE_FAILED
+from local_cloud.services.custom_resources import CUSTOM_RESOURCE_FAILED
 
 log = logging.getLogger("local_cloud")
 
