@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from local_cloud.aws import client
 from local_cloud.services.control import deployed_code, hold_public_parameters
 from local_cloud.services.emulator import Emulator, start_emulator
+from local_cloud.services.functions import DeployedCode
 from local_cloud.services.moto_patches import STAND_IN_PREFIX
 from tests.local_cloud.conftest import wait_for
 
@@ -305,3 +306,28 @@ def test_deployed_code_is_the_zip_the_function_was_created_with(emulator):
     wait_for(lambda: lambda_client.get_function(FunctionName=arn))
 
     assert deployed_code(emulator.url, arn) == buffer.getvalue()
+
+
+def test_code_deployed_by_someone_else_is_unpacked_once_for_its_environments(emulator, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app/index.js", "exports.handler = async () => 1;\n")
+    lambda_client = aws(emulator, "lambda")
+    role = aws(emulator, "iam").create_role(
+        RoleName="cli-role", AssumeRolePolicyDocument=json.dumps({"Statement": []})
+    )["Role"]["Arn"]
+    created = lambda_client.create_function(
+        FunctionName="from-the-cli",
+        Runtime="nodejs24.x",
+        Role=role,
+        Handler="app/index.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    code = DeployedCode(emulator.url, tmp_path / "code")
+
+    directory = code.directory(created["FunctionArn"], created["CodeSha256"])
+
+    assert directory is not None
+    assert (directory / "app" / "index.js").read_text().startswith("exports.handler")
+    assert code.directory(created["FunctionArn"], created["CodeSha256"]) == directory
+    assert code.directory(created["FunctionArn"] + "-gone", "other-sha") is None
