@@ -14,7 +14,9 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.common import DropRedundantRoleDependencies, ExplainCdkProviderFunctions
 from stacks.compute_stack import ComputeStack
+from stacks.constructs.functions import LayerLimitError
 from stacks.data_stack import DataStack
+from stacks.ledger import LedgerResources
 from stacks.network_stack import NetworkStack
 from stacks.pipeline_stack import PipelineIdentityStack, pipeline_stack_name
 from stacks.queue_stack import QueueStack
@@ -35,6 +37,7 @@ def build_app(app: App) -> App:
         table=data.table,
         queue=queue.queue,
         dead_letter_queue=queue.dead_letter_queue,
+        ledger=LedgerResources.of(data, queue),
     )
     if settings.github_repository:  # optional: the CI/CD identity, one stack per account
         PipelineIdentityStack(app, pipeline_stack_name(settings), settings=settings)
@@ -64,7 +67,7 @@ def main() -> None:
     app = App()
     try:
         build_app(app)
-    except SettingsError as error:
+    except (SettingsError, LayerLimitError) as error:
         sys.exit(f"error: {error}")
     app.synth()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -15,8 +17,9 @@ from aws_cdk import (
     Stack,
     Validations,
 )
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from stacks.settings import Settings
 
@@ -72,6 +75,65 @@ def acknowledge(construct: Construct, rule: str, reason: str) -> None:
     Validations.of(construct).acknowledge(
         Acknowledgment(id=f"{rule.split('-', 1)[0]}::{rule}", reason=reason)
     )
+
+
+def acknowledge_wildcard_resources(role: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Acknowledge nag's AwsSolutions-IAM5 for the role's resources ending with a key of
+    `reasons` (e.g. a prefix, `/incoming/*`), each with its reason.
+
+    nag names such a finding after the resource as the template writes it, and an ARN
+    from another stack is an `Fn::ImportValue` whose export name CDK makes up only when
+    it resolves references, after construction. So the acknowledgments are added by a
+    validation of the role, which CDK runs after that and before nag's plugins.
+    """
+    role.node.add_validation(_WildcardAcknowledgments(role, dict(reasons)))
+
+
+@jsii.implements(IValidation)
+class _WildcardAcknowledgments:
+    def __init__(self, role: IConstruct, reasons: dict[str, str]) -> None:
+        self._role = role
+        self._reasons = reasons
+
+    def validate(self) -> list[str]:
+        resource = self._role.node.default_child
+        if not isinstance(resource, iam.CfnRole):
+            return [f"{self._role.node.path} has no CfnRole to acknowledge findings on"]
+        stack = Stack.of(resource)
+        unused = set(self._reasons)
+        for policy in stack.resolve(resource.policies) or []:
+            for statement in policy["policyDocument"]["Statement"]:
+                found = statement["Resource"]
+                for arn in found if isinstance(found, list) else [found]:
+                    flat = _flatten_reference(arn)
+                    for suffix, reason in self._reasons.items():
+                        if flat.endswith(suffix):
+                            unused.discard(suffix)
+                            rule = f"AwsSolutions-IAM5[Resource::{flat}]"
+                            Validations.of(self._role).acknowledge(
+                                Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason)
+                            )
+        # an acknowledgment for a resource the role no longer has is a stale reason
+        return [f"{self._role.node.path}: no resource ends with {s!r}" for s in sorted(unused)]
+
+
+def _flatten_reference(node: Any) -> str:
+    """A resource as cdk-nag names it in a finding (its utils/flatten-cfn-reference)."""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    for intrinsic, render in _FLATTEN.items():
+        if isinstance(node, dict) and intrinsic in node:
+            return render(node[intrinsic])
+    return json.dumps(node, separators=(",", ":"))
+
+
+_FLATTEN: Final[Mapping[str, Callable[[Any], str]]] = {
+    "Fn::Join": lambda args: str(args[0]).join(_flatten_reference(item) for item in args[1]),
+    "Fn::Sub": _flatten_reference,
+    "Fn::GetAtt": lambda args: f"<{_flatten_reference(args[0])}.{_flatten_reference(args[1])}>",
+    "Fn::ImportValue": _flatten_reference,
+    "Ref": lambda arg: f"<{_flatten_reference(arg)}>",
+}
 
 
 @jsii.implements(IAspect)

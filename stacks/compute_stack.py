@@ -8,15 +8,18 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.common import stack_props, stateful_removal
+from stacks.constructs.aggregation import Aggregation
 from stacks.constructs.api import ApiLoadBalancer
 from stacks.constructs.capability import CapabilityStack
+from stacks.constructs.files import FileProcessing
 from stacks.constructs.functions import PythonFunctions
 from stacks.constructs.ingest import Ingest
 from stacks.constructs.process import Processing
 from stacks.constructs.status import Status
 from stacks.contract import INGEST, PROCESS, STATUS
 from stacks.front import EdgeAuth, EdgeFront
-from stacks.monitoring import Monitoring
+from stacks.ledger import LedgerResources
+from stacks.monitoring import LedgerWatch, Monitoring
 from stacks.network_stack import HTTP_PORT, NetworkStack
 from stacks.settings import Settings
 
@@ -34,6 +37,7 @@ class ComputeStack(CapabilityStack):
         table: dynamodb.ITable,
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
+        ledger: LedgerResources,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props(settings, "Compute"))
         functions = PythonFunctions(self, "Functions", settings=settings, network=network)
@@ -47,6 +51,30 @@ class ComputeStack(CapabilityStack):
             queue=queue,
         )
         self.status = Status(self, "Status", settings=settings, functions=functions, table=table)
+        # -- the ledger (issue 8): files -> transactions/customers; streams -> totals --
+        self.file_processing = FileProcessing(
+            self,
+            "FileProcessing",
+            settings=settings,
+            functions=functions,
+            bucket=ledger.files_bucket,
+            transactions=ledger.transactions_table,
+            customers=ledger.customers_table,
+            dead_letter_queue=ledger.files_dead_letter_queue,
+        )
+        self.aggregation = Aggregation(
+            self,
+            "Aggregation",
+            settings=settings,
+            functions=functions,
+            orders=table,
+            transactions=ledger.transactions_table,
+            totals=ledger.totals_table,
+            postings=ledger.postings_table,
+            topic=ledger.high_balance_topic,
+            failure_queue=ledger.aggregator_failure_queue,
+        )
+        # -- the API -----------------------------------------------------------------
         self.api = ApiLoadBalancer(self, "Api", settings=settings, network=network)
         self.ingest.route(self.api)
         self.status.route(self.api)
@@ -63,6 +91,12 @@ class ComputeStack(CapabilityStack):
                 STATUS: self.status.function,
             },
             load_balancer=self.api.load_balancer,
+            ledger=LedgerWatch(
+                files=self.file_processing.function,
+                aggregator=self.aggregation.function,
+                alert_queues=ledger.alert_queues,
+                dead_letter_queues=ledger.dead_letter_queues,
+            ),
         )
         CfnOutput(
             self,

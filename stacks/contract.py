@@ -40,6 +40,16 @@ class Env:
     # "true" when CloudFront and the edge function are in front: only then are the
     # headers the edge sets (request id, authenticated subject) to be believed.
     EDGE_ENABLED: Final = "EDGE_ENABLED"
+    # the ledger (issue 8); LEDGER_CURRENCY goes to ingest and process too
+    LEDGER_CURRENCY: Final = "LEDGER_CURRENCY"
+    TRANSACTIONS_TABLE_NAME: Final = "TRANSACTIONS_TABLE_NAME"
+    CUSTOMERS_TABLE_NAME: Final = "CUSTOMERS_TABLE_NAME"
+    FILE_MAX_BYTES: Final = "FILE_MAX_BYTES"
+    FILE_WRITER_THREADS: Final = "FILE_WRITER_THREADS"
+    TOTALS_TABLE_NAME: Final = "TOTALS_TABLE_NAME"
+    POSTINGS_TABLE_NAME: Final = "POSTINGS_TABLE_NAME"
+    HIGH_BALANCE_THRESHOLD: Final = "HIGH_BALANCE_THRESHOLD"
+    HIGH_BALANCE_TOPIC_ARN: Final = "HIGH_BALANCE_TOPIC_ARN"
 
 
 @dataclass(frozen=True)
@@ -66,3 +76,44 @@ PROCESS: Final = FunctionContract(
 )
 STATUS: Final = FunctionContract(name="status", metrics=("StatusReads", "RequestsRejected"))
 FUNCTIONS: Final = (INGEST, PROCESS, STATUS)
+
+# -- the ledger (issue 8) ------------------------------------------------------------
+
+FILES: Final = FunctionContract(
+    name="files",
+    metrics=(
+        "FilesProcessed",
+        "FilesUnreadable",
+        "FilesFailed",
+        "FilesSkipped",
+        "FileLinesRead",
+        "FileLinesAccepted",
+        "FileLinesRejected",
+        "FileWriteRetries",
+    ),
+)
+AGGREGATOR: Final = FunctionContract(
+    name="aggregator",
+    metrics=(
+        "LedgerRecordsApplied",
+        "LedgerRecordsSkipped",
+        "LedgerRecordsInvalid",
+        "LedgerRecordsFailed",
+        "LedgerConflictRetries",
+        "LedgerThrottleRetries",
+        "HighBalanceAlertsPublished",
+    ),
+)
+LEDGER_FUNCTIONS: Final = (FILES, AGGREGATOR)
+# Raised by the file processor when a file fails (Lambda retries it, then the DLQ).
+FILES_FAILED_METRIC: Final = "FilesFailed"
+
+# The files bucket's prefixes (orders_core.files.bucket): partners upload under
+# INCOMING (the only prefix the rule forwards), the processor moves a file to PROCESSED
+# and writes its rejected lines to REJECTED; the lifecycle expires the last two.
+FILES_INCOMING_PREFIX: Final = "incoming/"
+FILES_PROCESSED_PREFIX: Final = "processed/"
+FILES_REJECTED_PREFIX: Final = "rejected/"
+# The order attribute the aggregator's orders-stream filter looks for (a Number, as
+# process stores orders_core.model.Order.amount): orders without it never invoke it.
+ORDER_AMOUNT_ATTRIBUTE: Final = "amount"

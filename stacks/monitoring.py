@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -15,10 +18,29 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.common import acknowledge
-from stacks.contract import INGEST, PROCESS, SERVICE_DIMENSION, STATUS, FunctionContract
+from stacks.contract import (
+    AGGREGATOR,
+    FILES,
+    FILES_FAILED_METRIC,
+    INGEST,
+    PROCESS,
+    SERVICE_DIMENSION,
+    STATUS,
+    FunctionContract,
+)
 from stacks.settings import Settings
 
 PERIOD = Duration.minutes(1)
+
+
+@dataclass(frozen=True)
+class LedgerWatch:
+    """What the ledger's alarms and dashboard rows read (issue 8)."""
+
+    files: lambda_.IFunction
+    aggregator: lambda_.IFunction
+    alert_queues: Mapping[str, sqs.IQueue]  # CreditCollection, CustomerNotify
+    dead_letter_queues: Mapping[str, sqs.IQueue]  # by the name their alarm starts with
 
 
 class Monitoring(Construct):
@@ -34,9 +56,11 @@ class Monitoring(Construct):
         dead_letter_queue: sqs.IQueue,
         functions: dict[FunctionContract, lambda_.IFunction],
         load_balancer: elbv2.ApplicationLoadBalancer,
+        ledger: LedgerWatch | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._ledger = ledger
         self.topic = self._build_topic()
         self.alarms: list[cloudwatch.Alarm] = []
         self._alarm(
@@ -55,19 +79,7 @@ class Monitoring(Construct):
             "failing, throttled or too slow",
         )
         for contract, function in functions.items():
-            name = contract.name
-            self._alarm(
-                f"{name.title()}Errors",
-                function.metric_errors(period=PERIOD, statistic="Sum"),
-                settings.function_error_alarm_threshold,
-                f"the {name} function raised errors",
-            )
-            self._alarm(
-                f"{name.title()}Throttles",
-                function.metric_throttles(period=PERIOD, statistic="Sum"),
-                settings.function_throttle_alarm_threshold,
-                f"the {name} function was throttled",
-            )
+            self._function_alarms(contract, function)
         self._alarm(
             "LoadBalancer5xx",
             load_balancer.metrics.http_code_elb(
@@ -85,6 +97,8 @@ class Monitoring(Construct):
             "a function behind the load balancer answered 5xx (e.g. ingest's 503 while the "
             "queue was unavailable, status's while the table was)",
         )
+        if ledger is not None:
+            self._watch_ledger(ledger)
         self.dashboard = self._build_dashboard(queue, dead_letter_queue, functions, load_balancer)
 
     def _build_topic(self) -> sns.Topic:
@@ -113,6 +127,21 @@ class Monitoring(Construct):
             )
         return topic
 
+    def _function_alarms(self, contract: FunctionContract, function: lambda_.IFunction) -> None:
+        name = contract.name
+        self._alarm(
+            f"{name.title()}Errors",
+            function.metric_errors(period=PERIOD, statistic="Sum"),
+            self._settings.function_error_alarm_threshold,
+            f"the {name} function raised errors",
+        )
+        self._alarm(
+            f"{name.title()}Throttles",
+            function.metric_throttles(period=PERIOD, statistic="Sum"),
+            self._settings.function_throttle_alarm_threshold,
+            f"the {name} function was throttled",
+        )
+
     def _alarm(
         self, construct_id: str, metric: cloudwatch.IMetric, threshold: int, description: str
     ) -> None:
@@ -134,16 +163,16 @@ class Monitoring(Construct):
 
     def _custom(self, function: FunctionContract) -> list[cloudwatch.IMetric]:
         """The custom metrics the function's code emits (EMF), as its dashboard lines."""
-        return [
-            cloudwatch.Metric(
-                namespace=self._settings.metrics_namespace,
-                metric_name=name,
-                dimensions_map={SERVICE_DIMENSION: function.service_name},
-                period=PERIOD,
-                statistic="Sum",
-            )
-            for name in function.metrics
-        ]
+        return [self._custom_metric(function, name) for name in function.metrics]
+
+    def _custom_metric(self, function: FunctionContract, name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=self._settings.metrics_namespace,
+            metric_name=name,
+            dimensions_map={SERVICE_DIMENSION: function.service_name},
+            period=PERIOD,
+            statistic="Sum",
+        )
 
     def _build_dashboard(
         self,
@@ -221,7 +250,97 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
+        if self._ledger is not None:
+            for row in self._ledger_rows(self._ledger):
+                dashboard.add_widgets(*row)
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)
         )
         return dashboard
+
+    # -- the ledger (issue 8) ----------------------------------------------------------
+
+    def _watch_ledger(self, ledger: LedgerWatch) -> None:
+        """Its functions' errors and throttles, failed files, the aggregator falling
+        behind its streams, and anything waiting in one of its dead-letter queues."""
+        settings = self._settings
+        self._function_alarms(FILES, ledger.files)
+        self._function_alarms(AGGREGATOR, ledger.aggregator)
+        self._alarm(
+            "FilesFailed",
+            self._custom_metric(FILES, FILES_FAILED_METRIC),
+            settings.function_error_alarm_threshold,
+            "a file failed to process (Lambda retries it twice, then it waits in the files "
+            "dead-letter queue): read the function's log for the key and the error",
+        )
+        self._alarm(
+            "AggregatorIteratorAge",
+            ledger.aggregator.metric("IteratorAge", period=PERIOD, statistic="Maximum"),
+            settings.iterator_age_alarm_seconds * 1000,  # the metric is in milliseconds
+            "the aggregator is behind its streams: totals lag the transactions and orders; "
+            "records older than aggregator_max_record_age_seconds go to the failure queue",
+        )
+        for name, queue in ledger.dead_letter_queues.items():
+            self._alarm(
+                f"{name}NotEmpty",
+                queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                settings.dlq_alarm_threshold,
+                f"something the ledger could not process or deliver waits in {name}: read "
+                "it, fix the cause, send it again",
+            )
+
+    def _ledger_rows(self, ledger: LedgerWatch) -> list[list[cloudwatch.IWidget]]:
+        functions = (ledger.files, ledger.aggregator)
+        return [
+            [
+                cloudwatch.GraphWidget(title="Files in (files)", left=self._custom(FILES), width=8),
+                cloudwatch.GraphWidget(
+                    title="Ledger totals and alerts (aggregator)",
+                    left=self._custom(AGGREGATOR),
+                    width=8,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Ledger functions: errors, throttles; aggregator iterator age",
+                    left=[
+                        metric
+                        for function in functions
+                        for metric in (
+                            function.metric_errors(period=PERIOD),
+                            function.metric_throttles(period=PERIOD),
+                        )
+                    ],
+                    right=[
+                        ledger.aggregator.metric("IteratorAge", period=PERIOD, statistic="Maximum")
+                    ],
+                    width=8,
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Alert queues (CreditCollection, CustomerNotify)",
+                    left=[
+                        queue.metric_approximate_number_of_messages_visible(period=PERIOD)
+                        for queue in ledger.alert_queues.values()
+                    ],
+                    right=[
+                        queue.metric_approximate_age_of_oldest_message(
+                            period=PERIOD, statistic="Maximum"
+                        )
+                        for queue in ledger.alert_queues.values()
+                    ],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Ledger dead-letter queues",
+                    left=[
+                        queue.metric_approximate_number_of_messages_visible(
+                            period=PERIOD, statistic="Maximum"
+                        )
+                        for queue in ledger.dead_letter_queues.values()
+                    ],
+                    width=12,
+                ),
+            ],
+        ]

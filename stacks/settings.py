@@ -91,6 +91,22 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 WAF_MIN_RATE_LIMIT = 10
 WAF_MAX_RATE_LIMIT = 2_000_000_000
 ALARM_MAX_THRESHOLD = 1_000_000
+# The ledger (issue 8). A file is read in one invocation: Lambda's ceiling is 900 s; the
+# file processor keeps 10 s of its budget for the report and the move (FILE_RETRY_POLICY).
+MIN_FILES_TIMEOUT_S = 60
+MIN_AGGREGATOR_TIMEOUT_S = 10  # the aggregator's retries keep a 5 s safety margin
+MAX_FILE_WRITER_THREADS = 32  # FilesSettings' bound (orders_core.files.settings)
+S3_MAX_OBJECT_BYTES = 5 * 1024**4  # 5 TiB
+# DynamoDB stream event source mappings (CreateEventSourceMapping's ranges).
+STREAM_ESM_MAX_BATCH_SIZE = 10_000
+STREAM_ESM_MAX_WINDOW_S = 300
+STREAM_ESM_MAX_RETRY_ATTEMPTS = 10_000  # -1 (forever) is refused: retries stay bounded
+STREAM_ESM_MIN_RECORD_AGE_S = 60
+# Lambda accepts up to 7 days, but a DynamoDB stream keeps records for 24 hours only.
+DYNAMODB_STREAM_RETENTION_S = 86_400
+STREAM_ESM_MAX_PARALLELIZATION = 10
+LIFECYCLE_MAX_DAYS = 3653
+EVENTS_MAX_RULE_NAME = 64
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
@@ -109,6 +125,10 @@ _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
 # What the edge function verifies (lambdas/edge/viewer_request/tokens.py).
 EDGE_AUTH_ALGORITHMS = ("RS256", "RS384", "RS512")
 STATUS_CACHE_MAX_SECONDS = 300
+_CURRENCY = re.compile(r"^[A-Z]{3}$")  # orders_core.money.check_ledger_currency
+# orders_core.money's amount rule: a plain decimal, at most 2 places, below 10**28.
+_AMOUNT = re.compile(r"^-?\d{1,28}(\.\d{1,2})?$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 class SettingsError(ValueError):
@@ -233,6 +253,46 @@ def matching(pattern: re.Pattern[str], expected: str, *, optional: bool = False)
     return _rule(check)
 
 
+def amount() -> BeforeValidator:
+    """An exact amount by the ledger's rule, as text ("1000000", "2500.50"; never a float).
+
+    A JSON integer is taken as its digits; a JSON number with a fraction is refused,
+    since cdk.json's parser would have made it binary floating point already.
+    """
+
+    def check(key: str, raw: Any) -> str:
+        text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+        if not isinstance(text, str) or not _AMOUNT.match(text.strip()):
+            raise _problem(
+                f"{key}={raw!r} is not an exact amount: write it as a string of a plain "
+                'decimal with at most 2 places, such as "1000000" or "2500.50".'
+            )
+        return text.strip()
+
+    return _rule(check)
+
+
+def _account_entry(key: str, raw: Any) -> str:
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str) or not _ACCOUNT_ID.match(text.strip()):
+        raise _problem(f"{key} entry {raw!r} is not a 12-digit AWS account id.")
+    return text.strip()
+
+
+def _account_items(key: str, raw: Any) -> Any:
+    """A JSON list or "a,b,c" ("" is the empty list); an account may appear once."""
+    items = [p.strip() for p in raw.split(",") if p.strip()] if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise _problem(f"{key}={raw!r} must be a list of account ids (JSON list or a,b,c).")
+    if len({str(item) for item in items}) < len(items):
+        raise _problem(f"{key}={raw!r} names an account more than once.")
+    return items
+
+
+# Accounts a layer version is shared with: a JSON list or "a,b,c", each entry checked.
+AccountIds = Annotated[tuple[Annotated[str, _rule(_account_entry)], ...], _rule(_account_items)]
+
+
 def _ipv4_network(raw: Any) -> str | None:
     if not isinstance(raw, str):
         return None
@@ -328,6 +388,31 @@ class Settings(BaseModel):
     log_retention_days: Annotated[int, one_of(tuple(LOG_RETENTION))]
     log_level: Annotated[str, one_of(LOG_LEVELS)]
     powertools_version: Annotated[str, text()]
+    # -- the ledger (issue 8): files -> transactions/customers; streams -> totals -> alerts --
+    ledger_currency: Annotated[
+        str, matching(_CURRENCY, "a currency code of three upper-case letters such as IDR")
+    ]
+    high_balance_threshold: Annotated[str, amount()]
+    alert_email: Annotated[str, matching(_EMAIL, "an e-mail address", optional=True)]
+    file_max_bytes: Annotated[int, whole(1, S3_MAX_OBJECT_BYTES)]
+    files_timeout_seconds: Annotated[int, whole(MIN_FILES_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S)]
+    files_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
+    file_writer_threads: Annotated[int, whole(1, MAX_FILE_WRITER_THREADS)]
+    aggregator_timeout_seconds: Annotated[
+        int, whole(MIN_AGGREGATOR_TIMEOUT_S, LAMBDA_MAX_TIMEOUT_S)
+    ]
+    aggregator_memory_mb: Annotated[int, whole(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB)]
+    aggregator_batch_size: Annotated[int, whole(1, STREAM_ESM_MAX_BATCH_SIZE)]
+    aggregator_batching_window_seconds: Annotated[int, whole(0, STREAM_ESM_MAX_WINDOW_S)]
+    aggregator_retry_attempts: Annotated[int, whole(0, STREAM_ESM_MAX_RETRY_ATTEMPTS)]
+    aggregator_max_record_age_seconds: Annotated[
+        int, whole(STREAM_ESM_MIN_RECORD_AGE_S, DYNAMODB_STREAM_RETENTION_S)
+    ]
+    aggregator_parallelization_factor: Annotated[int, whole(1, STREAM_ESM_MAX_PARALLELIZATION)]
+    iterator_age_alarm_seconds: Annotated[int, whole(60, DYNAMODB_STREAM_RETENTION_S)]
+    processed_file_expiry_days: Annotated[int, whole(1, LIFECYCLE_MAX_DAYS)]
+    rejected_report_expiry_days: Annotated[int, whole(1, LIFECYCLE_MAX_DAYS)]
+    layer_share_account_ids: AccountIds
     region: Annotated[str, matching(_REGION, "an AWS region such as eu-west-1")]
     certificate_arn: Annotated[
         str, matching(_CERTIFICATE_ARN, "an ACM certificate ARN", optional=True)
@@ -380,6 +465,30 @@ class Settings(BaseModel):
                 "(it starts every stack name)."
             )
         return app_name
+
+    @field_validator("aggregator_batching_window_seconds")
+    @classmethod
+    def _stream_window_fits_batch(cls, window: int, info: ValidationInfo) -> int:
+        batch_size = info.data.get("aggregator_batch_size")
+        if batch_size is not None and batch_size > SQS_ESM_UNBATCHED_MAX and window < 1:
+            raise _problem(
+                f"aggregator_batch_size={batch_size} needs aggregator_batching_window_seconds "
+                f">= 1: Lambda takes batches over {SQS_ESM_UNBATCHED_MAX} from a stream only "
+                "with a batching window. Raise the window or lower the batch size."
+            )
+        return window
+
+    @field_validator("iterator_age_alarm_seconds")
+    @classmethod
+    def _alarm_before_records_are_dropped(cls, alarm: int, info: ValidationInfo) -> int:
+        max_age = info.data.get("aggregator_max_record_age_seconds")
+        if max_age is not None and alarm >= max_age:
+            raise _problem(
+                f"iterator_age_alarm_seconds={alarm} must be below "
+                f"aggregator_max_record_age_seconds={max_age}: records that old are sent to "
+                "the failure queue unapplied, so the alarm would come too late."
+            )
+        return alarm
 
     @field_validator("batching_window_seconds")
     @classmethod
@@ -474,6 +583,24 @@ class Settings(BaseModel):
     @property
     def log_retention(self) -> logs.RetentionDays:
         return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def files_rule_name(self) -> str:
+        """The EventBridge rule that hands new files to the file processor.
+
+        Named from the stage, not generated: the queue stack lets exactly this rule send to
+        the files dead-letter queue, and a generated name would have to come from the
+        compute stack, a reference back from the stack that depends on the queue stack.
+        """
+        name = f"{self.name_prefix}-order-files"
+        if len(name) > EVENTS_MAX_RULE_NAME:
+            raise SettingsError(
+                [
+                    f"app_name={self.app_name!r} is too long: the files rule name {name!r} "
+                    f"must fit {EVENTS_MAX_RULE_NAME} characters."
+                ]
+            )
+        return name
 
     # -- construction ----------------------------------------------------------------
 

@@ -26,15 +26,22 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from orders_core import observability
+from orders_core.files import bucket
+from orders_core.files.bucket import ObjectRef
+from orders_core.files.event import ObjectCreatedEvent
+from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName
 from orders_core.settings import CommonSettings, load_settings
+from orders_core.versioning import format_accepted_at
 
 from lambdas.edge.viewer_request.gate import ViewerRequestGate
 from tests.infra.conftest import (
     ROOT,
     PythonFunction,
     Synthesized,
+    only,
     python_functions,
     resources,
     synth,
@@ -44,6 +51,8 @@ from tests.unit.events import FakeContext, alb_event
 
 LAYER_SOURCE = ROOT / "lambdas" / "shared" / "python"
 AWS_NAMESPACE_PREFIX = "AWS/"  # AWS's own metrics; everything else is ours
+ACCEPTED_AT = format_accepted_at(1_735_689_600_000_000_000)
+REQUEST_ID = "11111111-1111-1111-1111-111111111111"
 # (namespace, metric name, dimensions): one custom metric as CloudWatch identifies it.
 Metric = tuple[str, str, frozenset[tuple[str, str]]]
 
@@ -179,7 +188,7 @@ def dashboard_reads(app: Synthesized) -> set[Metric]:
 
 
 def alarms_read(app: Synthesized) -> set[Metric]:
-    """Each custom metric an alarm watches (none today: the alarms watch AWS metrics)."""
+    """Each custom metric an alarm watches (the file processor's FilesFailed)."""
     read = set()
     for alarm in resources(app.json("Compute"), "AWS::CloudWatch::Alarm").values():
         properties = alarm["Properties"]
@@ -227,7 +236,9 @@ def test_dashboard_and_alarms_read_exactly_what_each_function_emits(
             values = {dimension: record[dimension] for dimension in dimensions}
             emitted.add(_metric(directive["Namespace"], name, values))
     assert emitted, "no function emits a custom metric"
+    assert {"ingest", "process", "files", "aggregator"} <= set(functions)
     assert dashboard_reads(app) == emitted
+    assert alarms_read(app)  # FilesFailed: an alarm on a name the code must really emit
     assert alarms_read(app) <= emitted
 
 
@@ -381,3 +392,70 @@ def test_the_alb_and_the_edge_refuse_paths_and_methods_alike(
         assert through_the_alb(method, path)[1] == edge_status
     else:  # passed on (or refused for the body), so the path and method exist
         assert through_the_alb(method, path)[1] not in (404, 405)
+
+
+# --- the ledger (issue 8): the files bucket's layout and the orders-stream filter ---------
+
+
+def _files_rule(app: Synthesized) -> dict[str, Any]:
+    rule: dict[str, Any] = only(app.json("Compute"), "AWS::Events::Rule")["Properties"]
+    return rule
+
+
+def test_the_rule_forwards_exactly_the_events_the_file_processor_parses(app: Synthesized) -> None:
+    pattern = _files_rule(app)["EventPattern"]
+    ((key_rule,),) = [pattern["detail"]["object"]["key"]]
+    # an event as S3 sends it to EventBridge, built from what the rule matches
+    event = {
+        "source": pattern["source"][0],
+        "detail-type": pattern["detail-type"][0],
+        "detail": {
+            "bucket": {"name": "order-files"},
+            "object": {"key": f"{key_rule['prefix']}partner/2025-01-31.csv", "version-id": "v1"},
+        },
+    }
+    ref = ObjectCreatedEvent.parse(event)
+    assert (ref.bucket, ref.version_id) == ("order-files", "v1")
+    # the rule's prefix is the one the processor takes files from
+    assert key_rule == {"prefix": bucket.INCOMING}
+    assert ref.processed_key == f"{bucket.PROCESSED}partner/2025-01-31.csv"
+
+
+def test_the_bucket_expires_what_the_processor_writes(app: Synthesized) -> None:
+    files_bucket = [
+        b["Properties"]
+        for b in resources(app.json("Data"), "AWS::S3::Bucket").values()
+        if "NotificationConfiguration" in b["Properties"]
+    ]
+    ((rules,),) = [[b["LifecycleConfiguration"]["Rules"] for b in files_bucket]]
+    prefixes = {rule["Prefix"] for rule in rules if "Prefix" in rule}
+    assert prefixes == {bucket.PROCESSED, bucket.REJECTED}
+    assert ObjectRef("b", f"{bucket.INCOMING}a.csv").report_key.startswith(bucket.REJECTED)
+
+
+def test_the_orders_filter_looks_for_the_amount_process_stores_as_a_number(
+    app: Synthesized,
+) -> None:
+    mappings = resources(app.json("Compute"), "AWS::Lambda::EventSourceMapping").values()
+    (filters,) = [
+        m["Properties"]["FilterCriteria"]["Filters"]
+        for m in mappings
+        if "FilterCriteria" in m["Properties"]
+    ]
+    attributes = set()
+    for entry in filters:
+        pattern = json.loads(entry["Pattern"])
+        ((image, fields),) = pattern["dynamodb"].items()
+        assert image in ("NewImage", "OldImage")
+        ((name, typed),) = fields.items()
+        assert typed == {"N": [{"exists": True}]}
+        attributes.add(name)
+    (attribute,) = attributes
+    # the Order field of that name is an exact Decimal, which boto3 writes as a Number
+    order = Order.model_validate(
+        {"order_id": "1", "item": "x", "customer_id": "c", attribute: "12.50"}
+    )
+    stored = AcceptedOrder(
+        order=order, stamp=Stamp.create(accepted_at=ACCEPTED_AT, request_id=REQUEST_ID, position=0)
+    ).to_item()
+    assert TypeSerializer().serialize(stored[attribute]) == {"N": "12.50"}

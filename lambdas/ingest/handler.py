@@ -43,7 +43,7 @@ def post_orders() -> Response[Any]:
     event = app.current_event
     if event.http_method != "POST":  # the resolver matches methods case-blind; HTTP does not
         raise no_route(event.path, event.http_method)
-    request = read_orders(read_payload(event))
+    request = read_orders(read_payload(event), ledger_currency=get_settings().ledger_currency)
     results = get_service().accept(
         request,
         accepted_at=app.context["accepted_at"],

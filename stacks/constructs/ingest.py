@@ -39,6 +39,8 @@ class Ingest(Capability):
                 environment={
                     Env.ORDERS_QUEUE_URL: queue.queue_url,
                     Env.EDGE_ENABLED: str(settings.edge_on).lower(),
+                    # an order's optional currency must be the ledger's (issue 8)
+                    Env.LEDGER_CURRENCY: settings.ledger_currency,
                 },
                 statements=(
                     # SendMessageBatch is authorized by sqs:SendMessage too.

@@ -41,6 +41,8 @@ class Processing(Capability):
                     Env.ORDERS_TABLE_NAME: table.table_name,
                     # so the function can count what the redrive policy dead-letters
                     Env.ORDERS_MAX_RECEIVE_COUNT: str(settings.max_receive_count),
+                    # each message is validated again, currency included (issue 8)
+                    Env.LEDGER_CURRENCY: settings.ledger_currency,
                 },
                 statements=(
                     iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]),

@@ -57,7 +57,7 @@ def _shipped_files(directory: Path) -> dict[str, str]:
 
 
 def test_every_function_directory_ships_as_one_python_function(dev: Synthesized) -> None:
-    assert set(python_functions(dev)) == {"ingest", "process", "status"}
+    assert set(python_functions(dev)) == {"ingest", "process", "status", "files", "aggregator"}
 
 
 def test_the_layer_asset_is_the_source_tree_exactly(dev: Synthesized) -> None:
@@ -72,7 +72,7 @@ def test_each_code_asset_is_its_function_directory_exactly(dev: Synthesized) -> 
         assert _shipped_files(function.code) == _shipped_files(function.source)
 
 
-@pytest.mark.parametrize("name", ["ingest", "process", "status"])
+@pytest.mark.parametrize("name", ["ingest", "process", "status", "files", "aggregator"])
 def test_the_handler_imports_from_the_assets_alone(
     dev: Synthesized, name: str, tmp_path: Path
 ) -> None:

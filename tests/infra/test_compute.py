@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.infra.conftest import Synthesized, only, resources
 
+API_FUNCTIONS = {"ingest", "process", "status"}  # in the VPC's private subnets
+LEDGER_FUNCTIONS = {"files", "aggregator"}  # outside it (docs/decisions.md)
+
 
 def _functions(dev: Synthesized) -> dict[str, dict[str, Any]]:
-    """The app's functions by name (ingest/process/status), not CDK's own provider functions."""
+    """The app's functions by name (ingest/process/status/files/aggregator), not CDK's."""
     found = {}
     for function in resources(dev.json("Compute"), "AWS::Lambda::Function").values():
         if function["Properties"].get("Handler") != "handler.lambda_handler":
             continue
         name = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         found[name.removeprefix("orders-")] = function["Properties"]
-    assert set(found) == {"ingest", "process", "status"}
+    assert set(found) == API_FUNCTIONS | LEDGER_FUNCTIONS
     return found
 
 
@@ -39,20 +43,26 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 def test_runtime_architecture_handler_and_sizes(dev: Synthesized) -> None:
     functions = _functions(dev)
-    for function in functions.values():
+    for name, function in functions.items():
         assert function["Runtime"] == "python3.14"
         assert function["Architectures"] == ["arm64"]
         assert function["Handler"] == "handler.lambda_handler"
         assert function["TracingConfig"] == {"Mode": "Active"}
-        assert len(function["VpcConfig"]["SubnetIds"]) == 2
-        assert len(function["VpcConfig"]["SecurityGroupIds"]) == 1
         assert len(function["Layers"]) == 2
         assert "LogGroup" in function["LoggingConfig"]
+        if name in API_FUNCTIONS:
+            assert len(function["VpcConfig"]["SubnetIds"]) == 2
+            assert len(function["VpcConfig"]["SecurityGroupIds"]) == 1
+        else:
+            assert "VpcConfig" not in function
     assert functions["ingest"]["Timeout"] == 10
     assert functions["process"]["Timeout"] == 30
     assert functions["status"]["Timeout"] == 10
     assert functions["ingest"]["MemorySize"] == 512
     assert functions["status"]["MemorySize"] == 512
+    # a file is read in one invocation: Lambda's longest timeout, one full vCPU
+    assert (functions["files"]["Timeout"], functions["files"]["MemorySize"]) == (900, 1769)
+    assert (functions["aggregator"]["Timeout"], functions["aggregator"]["MemorySize"]) == (60, 512)
 
 
 def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> None:
@@ -67,9 +77,12 @@ def test_environment_wires_each_function_to_its_resource(dev: Synthesized) -> No
     assert process_env["ORDERS_MAX_RECEIVE_COUNT"] == "5"  # the queue's redrive setting
     assert status_env["ORDERS_TABLE_NAME"] == process_env["ORDERS_TABLE_NAME"]
     assert "ORDERS_QUEUE_URL" not in status_env
-    for env in (ingest_env, process_env, status_env):
+    for name, function in functions.items():
+        env = function["Environment"]["Variables"]
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Orders-dev"
+        # every function that checks amounts checks them against the one ledger currency
+        assert env.get("LEDGER_CURRENCY") == (None if name == "status" else "IDR")
 
 
 def test_powertools_layer_comes_from_the_pinned_public_ssm_parameter(dev: Synthesized) -> None:
@@ -78,19 +91,83 @@ def test_powertools_layer_comes_from_the_pinned_public_ssm_parameter(dev: Synthe
     assert "/aws/service/powertools/python/arm64/python3.14/3.37.0" in defaults
 
 
+def _flat(resource: Any) -> str:
+    """A resource as text: an import by its export name, a join joined (as cdk-nag does)."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::ImportValue" in resource:
+        return str(resource["Fn::ImportValue"])
+    if "Fn::Join" in resource:
+        delimiter, parts = resource["Fn::Join"]
+        return str(delimiter).join(_flat(part) for part in parts)
+    if "Fn::GetAtt" in resource:
+        return "<{}.{}>".format(*resource["Fn::GetAtt"])
+    return f"<{resource['Ref']}>"
+
+
+def _export(stack: str, logical_id: str, attribute: str) -> str:
+    """A pattern for the export of `logical_id`'s attribute from Orders-dev-<stack>."""
+    return rf"Orders-dev-{stack}:ExportsOutputFnGetAtt{logical_id}[0-9A-F]{{8}}{attribute}\w+"
+
+
+BUCKET = _export("Data", "OrderFilesBucket", "Arn")
+# action -> patterns of the exact resources it is granted on (one match each)
+EXPECTED_DATA_ACTIONS: dict[str, dict[str, list[str]]] = {
+    "ingest": {"sqs:SendMessage": [_export("Queue", "OrdersQueue", "Arn")]},
+    # read-only, and only the two reads it makes (no Scan, no BatchGetItem)
+    "status": {
+        "dynamodb:GetItem": [_export("Data", "OrdersTable", "Arn")],
+        "dynamodb:Query": [_export("Data", "OrdersTable", "Arn")],
+    },
+    "process": {
+        "dynamodb:PutItem": [_export("Data", "OrdersTable", "Arn")],
+        **{
+            action: [_export("Queue", "OrdersQueue", "Arn")]
+            for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+        },
+    },
+    "files": {
+        "s3:GetObject": [f"{BUCKET}/incoming/\\*"],
+        "s3:GetObjectVersion": [f"{BUCKET}/incoming/\\*"],
+        "s3:DeleteObjectVersion": [f"{BUCKET}/incoming/\\*"],
+        "s3:PutObject": [f"{BUCKET}/processed/\\*", f"{BUCKET}/rejected/\\*"],
+        "s3:AbortMultipartUpload": [f"{BUCKET}/processed/\\*", f"{BUCKET}/rejected/\\*"],
+        "s3:DeleteObject": [f"{BUCKET}/rejected/\\*"],
+        "s3:ListBucket": [BUCKET],
+        "dynamodb:BatchWriteItem": [_export("Data", "TransactionsTable", "Arn")],
+        "dynamodb:UpdateItem": [_export("Data", "CustomersTable", "Arn")],
+        "sqs:SendMessage": [_export("Queue", "FilesDeadLetterQueue", "Arn")],
+    },
+    "aggregator": {
+        "dynamodb:BatchGetItem": [
+            _export("Data", "PostingsTable", "Arn"),
+            _export("Data", "TotalsTable", "Arn"),
+        ],
+        "dynamodb:PutItem": [_export("Data", "PostingsTable", "Arn")],
+        "dynamodb:UpdateItem": [_export("Data", "TotalsTable", "Arn")],
+        **{
+            action: [
+                _export("Data", "OrdersTable", "StreamArn"),
+                _export("Data", "TransactionsTable", "StreamArn"),
+            ]
+            for action in (
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            )
+        },
+        "dynamodb:ListStreams": [
+            _export("Data", "OrdersTable", "Arn") + "/stream/\\*",
+            _export("Data", "TransactionsTable", "Arn") + "/stream/\\*",
+        ],
+        "sns:Publish": [r"Orders-dev-Queue:ExportsOutputRefHighBalanceAlertTopic\w+"],
+        "sqs:SendMessage": [_export("Queue", "AggregatorFailureQueue", "Arn")],
+    },
+}
+
+
 def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized) -> None:
     functions = _functions(dev)
-    expected = {
-        "ingest": {"sqs:SendMessage": "Queue"},
-        "process": {
-            "dynamodb:PutItem": "Data",
-            "sqs:ReceiveMessage": "Queue",
-            "sqs:DeleteMessage": "Queue",
-            "sqs:GetQueueAttributes": "Queue",
-        },
-        # read-only, and only the two reads it makes (no Scan, no BatchGetItem)
-        "status": {"dynamodb:GetItem": "Data", "dynamodb:Query": "Data"},
-    }
     no_resource_level = {
         "ec2:CreateNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
@@ -102,22 +179,32 @@ def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized
         "xray:PutTelemetryRecords",
     }
     for name, function in functions.items():
-        granted: dict[str, Any] = {}
+        granted: dict[str, list[str]] = {}
         for statement in _role_statements(dev, function):
             assert statement["Effect"] == "Allow"
+            assert "Condition" not in statement
+            found = statement["Resource"]
             for action in _actions(statement):
                 assert "*" not in action, f"wildcard action {action} on {name}"
-                granted[action] = statement["Resource"]
+                granted.setdefault(action, []).extend(
+                    _flat(resource) for resource in (found if isinstance(found, list) else [found])
+                )
         data_actions = {
             a: r for a, r in granted.items() if not a.startswith(("ec2:", "xray:", "logs:"))
         }
-        assert set(data_actions) == set(expected[name])
-        for action, producer in expected[name].items():
-            # the exact ARN, imported from the stack that owns it
-            assert f"Orders-dev-{producer}:" in data_actions[action]["Fn::ImportValue"]
-        for action, resource in granted.items():
-            if resource == "*":
+        expected = EXPECTED_DATA_ACTIONS[name]
+        assert set(data_actions) == set(expected), name
+        for action, patterns in expected.items():
+            # the exact ARNs, imported from the stack that owns them, nothing more
+            assert len(data_actions[action]) == len(patterns), (name, action)
+            for pattern in patterns:
+                matches = [r for r in data_actions[action] if re.fullmatch(pattern, r)]
+                assert len(matches) == 1, (name, action, pattern, data_actions[action])
+        for action, found in granted.items():
+            if "*" in found:
                 assert action in no_resource_level, f"{action} on * for {name}"
+        # only functions in the VPC manage ENIs
+        assert any(a.startswith("ec2:") for a in granted) == (name in API_FUNCTIONS)
         assert {a for a in granted if a.startswith("logs:")} == {
             "logs:CreateLogStream",
             "logs:PutLogEvents",
@@ -127,7 +214,7 @@ def test_each_role_holds_exactly_the_actions_its_function_calls(dev: Synthesized
 def test_each_function_logs_to_its_own_group_with_retention(dev: Synthesized) -> None:
     template = dev.json("Compute")
     groups = resources(template, "AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 5  # one per function
     assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
     used = [f["LoggingConfig"]["LogGroup"]["Ref"] for f in _functions(dev).values()]
     assert sorted(used) == sorted(groups)
@@ -138,7 +225,8 @@ def test_each_function_logs_to_its_own_group_with_retention(dev: Synthesized) ->
 
 
 def test_queue_mapping_batches_and_reports_item_failures(dev: Synthesized) -> None:
-    mapping = only(dev.json("Compute"), "AWS::Lambda::EventSourceMapping")["Properties"]
+    mappings = resources(dev.json("Compute"), "AWS::Lambda::EventSourceMapping")
+    (mapping,) = (m["Properties"] for k, m in mappings.items() if k.startswith("ProcessQueue"))
     assert mapping["BatchSize"] == 10
     assert mapping["MaximumBatchingWindowInSeconds"] == 1
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -214,8 +302,10 @@ def test_alb_may_invoke_the_http_functions_only(dev: Synthesized) -> None:
     invoked = set()
     for permission in resources(template, "AWS::Lambda::Permission").values():
         properties = permission["Properties"]
-        assert properties["Principal"] == "elasticloadbalancing.amazonaws.com"
         assert properties["Action"] == "lambda:InvokeFunction"
+        if properties["Principal"] == "events.amazonaws.com":
+            continue  # the files rule's, tested with the rule (tests/infra/test_ledger.py)
+        assert properties["Principal"] == "elasticloadbalancing.amazonaws.com"
         invoked.add(properties["FunctionName"]["Fn::GetAtt"][0])
     assert invoked == {by_service["orders-ingest"], by_service["orders-status"]}
 

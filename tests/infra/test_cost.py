@@ -15,6 +15,7 @@ from cost.model import (
     PriceError,
     at_rest,
     load_prices,
+    per_million_ledger,
     per_million_orders,
     variants,
 )
@@ -49,6 +50,24 @@ def test_inventory_counts_what_the_templates_hold(dev: Synthesized) -> None:
     assert mapping is not None
     assert mapping.source == "sqs"
     assert ("Orders-dev", "OrdersStored") in inventory.custom_metrics
+
+
+def test_inventory_counts_the_ledger(dev: Synthesized) -> None:
+    inventory = load_inventory(outdir(dev))
+    files, aggregator = inventory.function("files"), inventory.function("aggregator")
+    assert files is not None
+    assert aggregator is not None
+    assert (files.memory_mb, files.architecture, files.traced) == (1769, "arm64", True)
+    streams = [m for m in inventory.mappings if m.source == "dynamodb"]
+    assert [(m.service, m.batch_size) for m in streams] == [("orders-aggregator", 100)] * 2
+    assert ("Orders-dev", "FilesFailed") in inventory.custom_metrics
+    assert ("Orders-dev", "HighBalanceAlertsPublished") in inventory.custom_metrics
+    # stream mappings poll for free: only the orders queue's mapping is idle SQS traffic
+    table = at_rest(variants(inventory), load_prices("us-east-1"))
+    by_item = {line.item: line.values for line in table.lines}
+    idle = by_item["SQS: Lambda's idle long polling of each mapped queue"][0]
+    assert idle == pytest.approx(5 * 3 * 60 * 730 / 1_000_000 * 0.4)
+    assert per_million_ledger(inventory, load_prices("us-east-1"), Assumptions()) is not None
 
 
 def test_nat_variant_swaps_endpoints_for_a_gateway_per_az(dev: Synthesized) -> None:
@@ -113,7 +132,13 @@ def test_edge_functions_are_found_beside_the_distribution_or_in_their_own_stack(
         (edge,) = inventory.edge_functions  # the viewer-request function, once
         assert (edge.memory_mb, edge.architecture) == (128, "x86_64")
         # the app's own functions, and neither the edge function nor deploy-time helpers
-        assert set(inventory.functions) == {"orders-ingest", "orders-process", "orders-status"}
+        assert set(inventory.functions) == {
+            "orders-ingest",
+            "orders-process",
+            "orders-status",
+            "orders-files",
+            "orders-aggregator",
+        }
 
 
 def test_the_edge_is_priced_per_request_and_costs_nothing_at_rest(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.infra.conftest import Synthesized, only, resources
+from tests.infra.conftest import Synthesized, resources
 
 
 def test_table_keys_billing_encryption_and_recovery(dev: Synthesized) -> None:
@@ -27,24 +27,30 @@ def test_table_keys_billing_encryption_and_recovery(dev: Synthesized) -> None:
 def test_stateful_resources_are_destroyable_in_dev_and_retained_in_prod(
     dev: Synthesized, prod: Synthesized
 ) -> None:
-    for part, cfn_type in (("Data", "AWS::DynamoDB::Table"), ("Queue", "AWS::SQS::Queue")):
+    stateful = (
+        ("Data", "AWS::DynamoDB::Table"),
+        ("Data", "AWS::S3::Bucket"),
+        ("Queue", "AWS::SQS::Queue"),
+    )
+    for part, cfn_type in stateful:
+        assert resources(dev.json(part), cfn_type)
         for resource in resources(dev.json(part), cfn_type).values():
             assert resource["DeletionPolicy"] == "Delete"
         for resource in resources(prod.json(part), cfn_type).values():
             assert resource["DeletionPolicy"] == "Retain"
             assert resource["UpdateReplacePolicy"] == "Retain"
-    prod_table = only(prod.json("Data"), "AWS::DynamoDB::Table")["Properties"]
-    assert prod_table["DeletionProtectionEnabled"] is True
-    dev_table = only(dev.json("Data"), "AWS::DynamoDB::Table")["Properties"]
-    assert dev_table.get("DeletionProtectionEnabled", False) is False
+    # every table (orders and the ledger's) is deletion-protected in prod only
+    for table in resources(prod.json("Data"), "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+    for table in resources(dev.json("Data"), "AWS::DynamoDB::Table").values():
+        assert table["Properties"].get("DeletionProtectionEnabled", False) is False
 
 
 def _queues(synthesized: Synthesized) -> tuple[dict, dict, str]:
+    """The orders queue, its DLQ, and the DLQ's logical id."""
     queues = resources(synthesized.json("Queue"), "AWS::SQS::Queue")
-    ((source_id, source),) = (
-        (k, v) for k, v in queues.items() if "RedrivePolicy" in v["Properties"]
-    )
-    ((dlq_id, dlq),) = ((k, v) for k, v in queues.items() if k != source_id)
+    (source,) = (v for k, v in queues.items() if k.startswith("OrdersQueue"))
+    ((dlq_id, dlq),) = ((k, v) for k, v in queues.items() if k.startswith("OrdersDeadLetterQueue"))
     return source["Properties"], dlq["Properties"], dlq_id
 
 
@@ -66,26 +72,46 @@ def test_visibility_timeout_is_derived_from_the_consumer(dev: Synthesized, synth
     assert source["VisibilityTimeout"] == 6 * 60 + 5
 
 
-def test_both_queues_encrypted_and_tls_only(dev: Synthesized) -> None:
-    source, dlq, _ = _queues(dev)
-    assert source["SqsManagedSseEnabled"] is True
-    assert dlq["SqsManagedSseEnabled"] is True
-    queue_ids = set(resources(dev.json("Queue"), "AWS::SQS::Queue"))
+def test_every_queue_encrypted_and_tls_only(dev: Synthesized) -> None:
+    queues = resources(dev.json("Queue"), "AWS::SQS::Queue")
+    assert all(queue["Properties"]["SqsManagedSseEnabled"] is True for queue in queues.values())
     policies = resources(dev.json("Queue"), "AWS::SQS::QueuePolicy").values()
     covered = set()
     for policy in policies:
-        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert statement["Effect"] == "Deny"
-        assert statement["Action"] == "sqs:*"
-        assert statement["Principal"] == {"AWS": "*"}
-        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        deny, *allows = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Action"] == "sqs:*"
+        assert deny["Principal"] == {"AWS": "*"}
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        # anything else lets one AWS service send, for one source only
+        for allow in allows:
+            assert allow["Effect"] == "Allow"
+            assert allow["Action"] == "sqs:SendMessage"
+            assert set(allow["Principal"]) == {"Service"}
+            assert set(allow["Condition"]) == {"ArnEquals"}
         covered |= {ref["Ref"] for ref in policy["Properties"]["Queues"]}
-    assert covered == queue_ids
+    assert covered == set(queues)
 
 
 def test_outputs_have_fixed_ids(dev: Synthesized) -> None:
-    assert "OrdersTableName" in dev.json("Data")["Outputs"]
-    outputs = dev.json("Queue")["Outputs"]
-    assert "OrdersQueueUrl" in outputs
-    assert "OrdersDeadLetterQueueUrl" in outputs
+    assert {
+        "OrdersTableName",
+        "OrderFilesBucketName",
+        "TransactionsTableName",
+        "CustomersTableName",
+        "TotalsTableName",
+        "PostingsTableName",
+    } <= set(dev.json("Data")["Outputs"])
+    assert {
+        "OrdersQueueUrl",
+        "OrdersDeadLetterQueueUrl",
+        "HighBalanceAlertTopicArn",
+        "CreditCollectionQueueUrl",
+        "CustomerNotifyQueueUrl",
+        "CreditCollectionDeadLetterQueueUrl",
+        "CustomerNotifyDeadLetterQueueUrl",
+        "AlertSubscriptionDeadLetterQueueUrl",
+        "FilesDeadLetterQueueUrl",
+        "AggregatorFailureQueueUrl",
+    } <= set(dev.json("Queue")["Outputs"])
     assert "ApiUrl" in dev.json("Compute")["Outputs"]

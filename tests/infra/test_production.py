@@ -146,7 +146,9 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(dev: Synthesized) -> Non
     template = dev.json("Compute")
     (topic_id,) = resources(template, "AWS::SNS::Topic")
     alarms = _alarms(dev)
-    assert len(alarms) == 10  # DLQ, queue age, 3 x (errors, throttles), ALB 5xx, target 5xx
+    # API: DLQ, queue age, 3 x (errors, throttles), ALB 5xx, target 5xx; the ledger: 2 x
+    # (errors, throttles), failed files, iterator age, 5 dead-letter/failure queues
+    assert len(alarms) == 10 + 11
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["OKActions"] == [{"Ref": topic_id}]
@@ -163,10 +165,13 @@ def test_alarm_thresholds_come_from_settings(dev: Synthesized, hardened: Synthes
         return found
 
     defaults = by_metric(dev)
-    assert defaults[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [1]
+    assert defaults[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [1] * 6  # DLQs
     assert defaults[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [300]
-    assert defaults[("AWS/Lambda", "Errors")] == [1, 1, 1]  # ingest, process, status
-    assert defaults[("AWS/Lambda", "Throttles")] == [1, 1, 1]
+    # ingest, process, status, files, aggregator
+    assert defaults[("AWS/Lambda", "Errors")] == [1] * 5
+    assert defaults[("AWS/Lambda", "Throttles")] == [1] * 5
+    assert defaults[("AWS/Lambda", "IteratorAge")] == [300_000]  # milliseconds
+    assert defaults[("Orders-dev", "FilesFailed")] == [1]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count")] == [5]
     assert defaults[("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")] == [5]
     assert by_metric(hardened)[("AWS/SQS", "ApproximateAgeOfOldestMessage")] == [600]
@@ -174,7 +179,9 @@ def test_alarm_thresholds_come_from_settings(dev: Synthesized, hardened: Synthes
 
 def test_dlq_alarm_watches_the_dead_letter_queue(dev: Synthesized) -> None:
     (dlq_alarm,) = (
-        a for a in _alarms(dev).values() if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        alarm
+        for logical_id, alarm in _alarms(dev).items()
+        if logical_id.startswith("MonitoringDeadLetterQueueNotEmpty")
     )
     (dimension,) = dlq_alarm["Dimensions"]
     assert dimension["Name"] == "QueueName"

@@ -251,3 +251,96 @@ def test_a_full_edge_configuration_is_valid() -> None:
     )  # fmt: skip
     assert settings.edge_on
     assert settings.edge_auth_issuer == AUTH["edge_auth_issuer"]
+
+
+# --- the ledger's settings (issue 8) ----------------------------------------------------
+
+
+def test_ledger_defaults() -> None:
+    settings = settings_from_mapping(cdk_context())
+    assert (settings.ledger_currency, settings.high_balance_threshold) == ("IDR", "1000000")
+    assert settings.alert_email == ""
+    assert settings.layer_share_account_ids == ()
+    assert settings.files_timeout_seconds == 900
+    assert settings.files_rule_name == "Orders-dev-order-files"
+
+
+def test_ledger_cli_strings_are_coerced() -> None:
+    settings = settings_from_mapping(
+        cdk_context(
+            high_balance_threshold=5000,  # a JSON integer is its digits
+            layer_share_account_ids="111122223333, 444455556666",
+            aggregator_batch_size="500",
+        )
+    )
+    assert settings.high_balance_threshold == "5000"
+    assert settings.layer_share_account_ids == ("111122223333", "444455556666")
+    assert settings.aggregator_batch_size == 500
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"ledger_currency": "idr"},
+            "ledger_currency='idr' is not a currency code of three upper-case letters such as IDR.",
+        ),
+        (
+            {"high_balance_threshold": 1000.5},
+            "high_balance_threshold=1000.5 is not an exact amount: write it as a string of a "
+            'plain decimal with at most 2 places, such as "1000000" or "2500.50".',
+        ),
+        (
+            {"high_balance_threshold": "1e6"},
+            "high_balance_threshold='1e6' is not an exact amount: write it as a string of a "
+            'plain decimal with at most 2 places, such as "1000000" or "2500.50".',
+        ),
+        ({"files_timeout_seconds": 901}, "files_timeout_seconds=901 is out of range: use 60..900."),
+        ({"file_writer_threads": 33}, "file_writer_threads=33 is out of range: use 1..32."),
+        (
+            {"aggregator_retry_attempts": -1},
+            "aggregator_retry_attempts=-1 is out of range: use 0..10000.",
+        ),
+        (
+            {"aggregator_max_record_age_seconds": 90_000},
+            "aggregator_max_record_age_seconds=90000 is out of range: use 60..86400.",
+        ),
+        (
+            {"aggregator_parallelization_factor": 11},
+            "aggregator_parallelization_factor=11 is out of range: use 1..10.",
+        ),
+        (
+            {"layer_share_account_ids": ["12345"]},
+            "layer_share_account_ids entry '12345' is not a 12-digit AWS account id.",
+        ),
+        (
+            {"layer_share_account_ids": ["111122223333", "111122223333"]},
+            "layer_share_account_ids=['111122223333', '111122223333'] names an account more "
+            "than once.",
+        ),
+        (
+            {"alert_email": "ops"},
+            "alert_email='ops' is not an e-mail address (or \"\" to leave it unset).",
+        ),
+    ],
+)
+def test_each_ledger_setting_says_what_to_use(overrides: dict[str, object], expected: str) -> None:
+    assert _problems(**overrides) == [expected]
+
+
+def test_a_stream_batch_over_ten_needs_a_window() -> None:
+    # Lambda's rule for streams as for SQS (CreateEventSourceMapping, BatchSize)
+    (problem,) = _problems(aggregator_batch_size=100, aggregator_batching_window_seconds=0)
+    assert problem.startswith(
+        "aggregator_batch_size=100 needs aggregator_batching_window_seconds >= 1"
+    )
+    assert settings_from_mapping(
+        cdk_context(aggregator_batch_size=10, aggregator_batching_window_seconds=0)
+    )
+
+
+def test_the_iterator_age_alarm_fires_before_records_are_given_up() -> None:
+    (problem,) = _problems(aggregator_max_record_age_seconds=600, iterator_age_alarm_seconds=600)
+    assert problem.startswith(
+        "iterator_age_alarm_seconds=600 must be below aggregator_max_record_age_seconds=600"
+    )

@@ -17,6 +17,7 @@ from lambdas.status import handler as status_handler
 
 REGION = "us-east-1"
 TABLE_NAME = "orders-test"
+LEDGER_CURRENCY = "IDR"  # what the compute stack sets by default
 
 
 def _clear_handler_caches() -> None:
@@ -35,7 +36,13 @@ def _clear_handler_caches() -> None:
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The variables the compute stack sets, fake credentials, and no real endpoint."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ORDERS_QUEUE_URL", "ORDERS_TABLE_NAME"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "ORDERS_QUEUE_URL",
+        "ORDERS_TABLE_NAME",
+        "LEDGER_CURRENCY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
@@ -99,6 +106,7 @@ def orders_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> QueueProbe:
         },
     )["QueueUrl"]
     monkeypatch.setenv("ORDERS_QUEUE_URL", url)
+    monkeypatch.setenv("LEDGER_CURRENCY", LEDGER_CURRENCY)
     return QueueProbe(url=url, client=client)
 
 
@@ -137,6 +145,7 @@ def orders_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> TableProbe:
     )
     monkeypatch.setenv("ORDERS_TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("ORDERS_MAX_RECEIVE_COUNT", "5")
+    monkeypatch.setenv("LEDGER_CURRENCY", LEDGER_CURRENCY)
     return TableProbe(name=TABLE_NAME, resource_table=table)
 
 

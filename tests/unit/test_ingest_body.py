@@ -107,7 +107,7 @@ def _accepted(index: int) -> OrderResult:
 
 
 def test_one_order_is_answered_with_its_receipt() -> None:
-    request = read_orders({"order_id": "0", "item": "x"})
+    request = read_orders({"order_id": "0", "item": "x"}, ledger_currency="IDR")
     result = _accepted(0).model_copy(update={"version": "v", "location": "/where"})
 
     assert accepted_body(request, [result]) == {
@@ -121,7 +121,7 @@ def test_one_order_is_answered_with_its_receipt() -> None:
 
 
 def test_an_array_is_answered_with_a_result_per_order() -> None:
-    request = read_orders([{"order_id": "0", "item": "x"}])
+    request = read_orders([{"order_id": "0", "item": "x"}], ledger_currency="IDR")
 
     body = accepted_body(request, [_accepted(0)])
 

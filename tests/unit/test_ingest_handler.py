@@ -628,3 +628,78 @@ def test_two_content_type_headers_are_ambiguous_and_refused(orders_queue: QueueP
 
     assert answer.status == 415
     assert orders_queue.drain() == []
+
+
+# --- the ledger's fields (customer_id, amount, currency: the ledger currency) -------------
+
+
+def test_an_order_with_an_amount_in_the_ledger_currency_is_queued_exactly(
+    orders_queue: QueueProbe,
+) -> None:
+    # Given an order for a customer, with an amount and the ledger currency in lower case
+    order = {**ORDER, "customer_id": "C-001", "amount": "250000.5", "currency": "idr"}
+
+    # When the ALB posts it
+    answer = invoke(json_event(order))
+
+    # Then it is queued with the amount exact to the cent and the currency as configured
+    assert answer.status == 202
+    [message] = orders_queue.drain()
+    queued = json.loads(message["body"], parse_float=Decimal)
+    assert (queued["customer_id"], queued["currency"]) == ("C-001", "IDR")
+    assert str(queued["amount"]) == "250000.50"  # a JSON number with its two places
+
+
+@pytest.mark.parametrize(
+    ("extra", "loc", "error_type"),
+    [
+        (
+            {"customer_id": "C-001", "amount": 10, "currency": "USD"},
+            ["currency"],
+            "currency_mismatch",
+        ),
+        ({"customer_id": "C-001"}, ["amount"], "ledger_fields"),
+        ({"amount": "10.00"}, ["customer_id"], "ledger_fields"),
+        ({"customer_id": "C-001", "amount": "1.005"}, ["amount"], "amount_places"),
+    ],
+)
+def test_ledger_fields_are_checked_against_the_configured_currency(
+    orders_queue: QueueProbe, extra: dict[str, Any], loc: list[str], error_type: str
+) -> None:
+    answer = invoke(json_event({**ORDER, **extra}))
+
+    assert answer.status == 422
+    assert {"loc": loc, "type": error_type} in [
+        {"loc": d["loc"], "type": d["type"]} for d in answer.body["error"]["details"]
+    ]
+    assert orders_queue.drain() == []
+
+
+def test_the_ledger_currency_comes_from_the_environment(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment whose ledger counts in USD
+    monkeypatch.setenv("LEDGER_CURRENCY", "USD")
+    ingest_handler.get_settings.cache_clear()
+    orders = [
+        {**ORDER, "customer_id": "C-1", "amount": 5, "currency": "USD"},
+        {**ORDER, "item": "Teh", "customer_id": "C-1", "amount": 5, "currency": "IDR"},
+    ]
+
+    # When an array mixes the two currencies, Then nothing is queued and IDR is the culprit
+    answer = invoke(json_event(orders))
+    assert answer.status == 422
+    statuses = [result["status"] for result in answer.body["results"]]
+    assert statuses == ["not_queued", "invalid"]
+    assert orders_queue.drain() == []
+    # and the USD order alone is accepted
+    assert invoke(json_event(orders[0])).status == 202
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_missing_ledger_currency_fails_loudly_at_cold_start(
+    orders_queue: QueueProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEDGER_CURRENCY")
+    with pytest.raises(SettingsError, match="LEDGER_CURRENCY"):
+        ingest_handler.lambda_handler(json_event(ORDER), FakeContext())

@@ -254,6 +254,7 @@ def test_settings_read_the_documented_variables() -> None:
             "POWERTOOLS_METRICS_NAMESPACE": "Orders-dev",
             "ORDERS_TABLE_NAME": "orders-dev",
             "ORDERS_MAX_RECEIVE_COUNT": "5",
+            "LEDGER_CURRENCY": "IDR",
             "UNRELATED": "ignored",
         },
     )

@@ -17,7 +17,7 @@ from orders_core.versioning import format_accepted_at
 
 from lambdas.process import handler as process_handler
 from tests.unit.conftest import REGION, Captured, QueueProbe, TableProbe
-from tests.unit.events import FakeClock, FakeContext, alb_event, sqs_event, sqs_record
+from tests.unit.events import FakeClock, FakeContext, alb_event, json_event, sqs_event, sqs_record
 from tests.unit.ingest_client import invoke
 
 T0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z in nanoseconds
@@ -73,6 +73,7 @@ def use_table_client(
             client, table.name, policy=RetryPolicy(), sleep=clock.sleep, jitter=lambda: 1.0
         ),
         max_receive_count=5,
+        ledger_currency="IDR",
     )
     monkeypatch.setattr(process_handler, "get_service", lambda: service)
 
@@ -389,3 +390,55 @@ def test_non_transient_errors_fail_the_record_without_retrying(
 def test_missing_table_name_fails_loudly_before_any_record(aws: None) -> None:
     with pytest.raises(SettingsError, match="ORDERS_TABLE_NAME"):
         run(sqs_record(message({"order_id": "1", "item": "Kopi"})))
+
+
+# --- the ledger's fields ---------------------------------------------------------------
+
+
+def test_an_order_with_an_amount_is_stored_with_it_exactly(
+    orders_queue: QueueProbe, orders_table: TableProbe
+) -> None:
+    # Given an order that went through ingest with a customer, an amount and the currency
+    order = {"order_id": "7", "item": "Kopi", "customer_id": "C-7", "amount": "-12.5"}
+    assert invoke(json_event({**order, "currency": "IDR"})).status == 202
+    [queued] = orders_queue.drain()
+
+    # When process receives it
+    assert run(sqs_record(queued["body"], message_id=queued["message_id"])) == []
+
+    # Then the item carries what the aggregator's stream filter looks for: a Number amount
+    stored = orders_table.get("7", "Kopi")
+    assert stored is not None
+    assert (stored["customer_id"], stored["currency"]) == ("C-7", "IDR")
+    assert stored["amount"] == Decimal("-12.50")
+    raw = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=orders_table.name, Key={"order_id": {"S": "7"}, "item": {"S": "Kopi"}}
+    )
+    (kind,) = raw["Item"]["amount"]
+    assert kind == "N"
+
+
+def test_a_message_in_another_currency_fails_and_is_never_stored(
+    orders_table: TableProbe, captured: Captured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a message ingest accepted while the ledger counted in IDR ...
+    body = json.dumps(
+        {
+            **json.loads(message({"order_id": "8", "item": "Teh"})),
+            "customer_id": "C-8",
+            "amount": 5,
+            "currency": "IDR",
+        }
+    )
+    # ... read by a process deployed for USD
+    monkeypatch.setenv("LEDGER_CURRENCY", "USD")
+    process_handler.get_settings.cache_clear()
+    process_handler.get_service.cache_clear()
+
+    plain = message({"order_id": "9", "item": "Teh"})  # no ledger fields: valid anywhere
+
+    # Then the record is reported failed (the DLQ keeps it after its receives), not stored
+    assert run(sqs_record(body, message_id="m-usd"), sqs_record(plain)) == ["m-usd"]
+    assert orders_table.get("8", "Teh") is None
+    assert orders_table.get("9", "Teh") is not None
+    assert captured.metric_total("RecordsFailed", reason="invalid_order") == 1

@@ -18,6 +18,7 @@ SCRIPT = textwrap.dedent(
     with mock_aws():
         url = boto3.client("sqs").create_queue(QueueName="orders")["QueueUrl"]
         os.environ["ORDERS_QUEUE_URL"] = url
+        os.environ["LEDGER_CURRENCY"] = "IDR"
         from lambdas.ingest import handler
         from tests.unit.events import FakeContext, json_event
 

@@ -9,9 +9,11 @@ a handler module never reads the environment.
 
 import os
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from orders_core.money import check_ledger_currency
 
 
 class SettingsError(RuntimeError):
@@ -27,6 +29,9 @@ class CommonSettings(BaseModel):
     metrics_namespace: str = Field(alias="POWERTOOLS_METRICS_NAMESPACE", min_length=1)
     log_level: str = Field(alias="POWERTOOLS_LOG_LEVEL", default="INFO", min_length=1)
 
+
+LedgerCurrency = Annotated[str, AfterValidator(check_ledger_currency)]
+"""A settings field type: the ledger's one currency (env ``LEDGER_CURRENCY``), such as IDR."""
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 

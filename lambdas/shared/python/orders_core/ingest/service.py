@@ -20,6 +20,7 @@ from orders_core.ingest.queue import OrdersQueue, QueueSendError, SendOutcome
 from orders_core.ingest.settings import IngestSettings
 from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES
 from orders_core.model import AcceptedOrder, Order, Stamp, error_details
+from orders_core.money import validation_context
 from orders_core.observability import MetricName, count, logger
 from orders_core.paths import status_location
 from orders_core.versioning import is_valid_request_id
@@ -48,21 +49,26 @@ class OrdersRequest:
     is_batch: bool
 
 
-def read_orders(payload: Any) -> OrdersRequest:
-    """Validate a payload: one order object, or an array of 1..10 of them."""
+def read_orders(payload: Any, *, ledger_currency: str) -> OrdersRequest:
+    """Validate a payload: one order object, or an array of 1..10 of them.
+
+    An order's optional ``currency`` must be ``ledger_currency`` (orders_core.money).
+    """
+    context = validation_context(ledger_currency)
     if isinstance(payload, dict):
         try:
-            return OrdersRequest(orders=(Order.model_validate(payload),), is_batch=False)
+            order = Order.model_validate(payload, context=context)
         except ValidationError as exc:
             raise ValidationFailed("the order is invalid", details=error_details(exc)) from None
+        return OrdersRequest(orders=(order,), is_batch=False)
     if isinstance(payload, list):
-        return OrdersRequest(orders=_read_batch(payload), is_batch=True)
+        return OrdersRequest(orders=_read_batch(payload, context), is_batch=True)
     raise BadRequest(
         "the body must be a JSON object (one order) or an array of orders", code="invalid_body"
     )
 
 
-def _read_batch(entries: list[Any]) -> tuple[Order, ...]:
+def _read_batch(entries: list[Any], context: dict[str, Any]) -> tuple[Order, ...]:
     if not entries:
         raise ValidationFailed("the array holds no orders", code="empty_batch")
     if len(entries) > MAX_ORDERS_PER_REQUEST:
@@ -73,7 +79,7 @@ def _read_batch(entries: list[Any]) -> tuple[Order, ...]:
     failures: dict[int, list[dict[str, Any]]] = {}
     for index, entry in enumerate(entries):
         try:
-            orders.append(Order.model_validate(entry))
+            orders.append(Order.model_validate(entry, context=context))
         except ValidationError as exc:
             orders.append(None)
             failures[index] = error_details(exc)

@@ -9,20 +9,25 @@ from collections.abc import Callable
 from typing import Self
 
 from orders_core.model import AcceptedOrder, InvalidMessage
+from orders_core.money import validation_context
 from orders_core.observability import MetricName, count, count_by_reason, logger
 from orders_core.process.settings import ProcessSettings
 from orders_core.process.table import OrdersTable, StoreError, WriteOutcome
 
 
 class ProcessService:
-    def __init__(self, table: OrdersTable, *, max_receive_count: int) -> None:
+    def __init__(self, table: OrdersTable, *, max_receive_count: int, ledger_currency: str) -> None:
         self._table = table
         self._max_receive_count = max_receive_count
+        # Each message is validated by ingest's rules, the ledger currency included.
+        self._context = validation_context(ledger_currency)
 
     @classmethod
     def from_settings(cls, settings: ProcessSettings) -> Self:
         return cls(
-            OrdersTable.from_settings(settings), max_receive_count=settings.max_receive_count
+            OrdersTable.from_settings(settings),
+            max_receive_count=settings.max_receive_count,
+            ledger_currency=settings.ledger_currency,
         )
 
     def _note_if_last_receive(self, message_id: str, receive_count: str) -> None:
@@ -57,7 +62,7 @@ class ProcessService:
         remaining_ms: Callable[[], int],
     ) -> WriteOutcome:
         try:
-            accepted = AcceptedOrder.from_message_body(body)
+            accepted = AcceptedOrder.from_message_body(body, context=self._context)
         except InvalidMessage as exc:
             logger.error(
                 "message can never be stored",
