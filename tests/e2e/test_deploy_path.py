@@ -28,8 +28,13 @@ SECOND = "E2eCopy"
 STACKS = [f"{SECOND}-dev-{part}" for part in ("Network", "Data", "Queue", "Compute")]
 
 
-def make(cloud: LocalCloud, target: str, work: Path) -> str:
-    """Run `make <target>` for the second copy, pointed at the local cloud; its output."""
+def make(cloud: LocalCloud, target: str, work: Path, *, synthesized: bool = False) -> str:
+    """Run `make <target>` for the second copy, pointed at the local cloud; its output.
+
+    synthesized: the CLI takes the assembly the previous target synthesized into OUT (the
+    same app and settings) instead of running the app again, as `cdk deploy --app cdk.out`
+    does in a pipeline; it saves a synthesis per target and changes nothing deployed.
+    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
     environment.update(
         AWS_ENDPOINT_URL=cloud.aws_url,  # http://127.0.0.1:<port>, as the README says
@@ -46,7 +51,7 @@ def make(cloud: LocalCloud, target: str, work: Path) -> str:
         "--no-print-directory",
         target,
         "STAGE=dev",
-        f"CDK_ARGS=-c app_name={SECOND}",
+        f"CDK_ARGS=-c app_name={SECOND}" + (f" -a {work / 'cdk.out'}" if synthesized else ""),
         f"OUT={work / 'cdk.out'}",
         f"OUTPUTS={work / 'outputs.json'}",
     ]
@@ -97,7 +102,7 @@ def second_copy(cloud: LocalCloud, work: Path) -> dict[str, Any]:
     bootstrapped = make(cloud, "bootstrap", work)
     # the local cloud bootstrapped the environment as `cdk bootstrap` does
     assert "bootstrapped (no changes)" in bootstrapped, bootstrapped
-    make(cloud, "deploy", work)
+    make(cloud, "deploy", work, synthesized=True)
     outputs: dict[str, Any] = json.loads((work / "outputs.json").read_text())
     return outputs
 
@@ -150,7 +155,7 @@ def test_make_destroy_removes_the_second_copy_and_leaves_the_first(cloud, second
     for bucket in buckets:  # CDK's auto-delete custom resource must empty it first
         s3.put_object(Bucket=bucket, Key="logs/left-behind.txt", Body=b"x")
 
-    make(cloud, "destroy", work)
+    make(cloud, "destroy", work, synthesized=True)
 
     cfn = cloud.client("cloudformation")
     for stack in STACKS:
