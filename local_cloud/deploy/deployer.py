@@ -26,7 +26,7 @@ from local_cloud.deploy import bootstrap
 from local_cloud.deploy.assembly import Assembly, FileAsset
 from local_cloud.deploy.completions import Completer
 from local_cloud.deploy.differences import Difference
-from local_cloud.deploy.moto_types import moto_can_create
+from local_cloud.deploy.moto_types import can_create
 from local_cloud.deploy.template_prep import (
     CUSTOM_REASON,
     UNSUPPORTED_REASON,
@@ -34,7 +34,7 @@ from local_cloud.deploy.template_prep import (
     SsmSeed,
     prepare_template,
 )
-from local_cloud.services.control import hold_public_parameters
+from local_cloud.services.control import creatable_types, hold_public_parameters
 from local_cloud.services.custom_resources import CUSTOM_RESOURCE_FAILED
 from local_cloud.services.environments import find_node
 
@@ -268,6 +268,7 @@ class Deployer:
         stacks come up (the runner reads it to run custom resources' providers)."""
         deployment = deployment or Deployment(region=self.region)
         self.publish_assets(deployment)
+        supported = can_create(creatable_types(self.endpoint_url))
         bootstrap_version = max(
             [DEFAULT_BOOTSTRAP_VERSION]
             + [s.requires_bootstrap_version or 0 for s in self.assembly.stacks]
@@ -289,7 +290,7 @@ class Deployer:
                     stack.template,
                     bootstrap_parameter=stack.bootstrap_version_parameter,
                     emulator_has=self._parameter_exists,
-                    supported=moto_can_create,
+                    supported=supported,
                     runnable=runnable,
                 )
                 for seed in prepared.seeds:

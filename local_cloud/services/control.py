@@ -9,6 +9,8 @@ emulation process; the runner side is the two functions at the end).
 ``GET /_local_cloud/code?arn=<function or layer version ARN>``
     the deployed code's zip, as the emulation stores it: a function deployed by anyone
     (the CDK CLI publishes its own zips) runs from what was deployed.
+``GET /_local_cloud/types``
+    the resource types moto's CloudFormation creates (the runner never imports moto).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from local_cloud.aws import ACCOUNT_ID
+from local_cloud.deploy.moto_types import creatable_in_moto
 
 PUBLIC_PARAMETERS_PATH = "/_local_cloud/public-parameters"
 CODE_PATH = "/_local_cloud/code"
+TYPES_PATH = "/_local_cloud/types"
 PUBLIC_DESCRIPTION = "public parameter, stood in by the local cloud"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -82,13 +86,15 @@ class Control:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
-        if path not in {PUBLIC_PARAMETERS_PATH, CODE_PATH}:
+        if path not in {PUBLIC_PARAMETERS_PATH, CODE_PATH, TYPES_PATH}:
             return self.app(environ, start_response)
         content_type = "application/json"
         try:
             if path == CODE_PATH:
                 query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
                 body, content_type = _code(query["arn"][0]), "application/zip"
+            elif path == TYPES_PATH:
+                body = json.dumps(sorted(creatable_in_moto())).encode()
             else:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 request = json.loads(environ["wsgi.input"].read(length) or b"{}")
@@ -123,3 +129,9 @@ def deployed_code(aws_url: str, arn: str) -> bytes:
     """The zip a function or layer version was deployed with."""
     query = urllib.parse.urlencode({"arn": arn})
     return _call(urllib.request.Request(f"{aws_url}{CODE_PATH}?{query}"))  # noqa: S310
+
+
+def creatable_types(aws_url: str) -> frozenset[str]:
+    """The resource types the emulation's CloudFormation creates."""
+    types = json.loads(_call(urllib.request.Request(aws_url + TYPES_PATH)))  # noqa: S310
+    return frozenset(str(t) for t in types)
