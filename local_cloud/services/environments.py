@@ -524,8 +524,11 @@ class FunctionPool:
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def warm(self) -> dict[str, Any] | None:
-        """Start one environment ahead of traffic; the init error, if init fails."""
+        """Start one environment ahead of traffic, unless one runs already (a custom
+        resource's provider ran during the deploy); the init error, if init fails."""
         with self._cond:
+            if self._count:
+                return None
             self._count += 1
         env = new_environment(self.spec)
         if env.start():
