@@ -80,6 +80,8 @@ class Deployment:
     differences: list[Difference] = field(default_factory=list)
     # deployed function name -> its code on disk
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    # deployed functions that are custom resources' providers (listed last)
+    providers: set[str] = field(default_factory=set)
     # base64 SHA-256 of a published zip (Lambda's CodeSha256) -> the asset directory
     asset_dirs_by_sha: dict[str, Path] = field(default_factory=dict)
 
@@ -318,7 +320,20 @@ class Deployer:
             self._apply_elb_attributes(prepared.template, deployed, deployment)
             self._attach_layers(prepared.template, deployed, deployment)
             self._record_code(prepared.template, deployed, deployment)
+            deployment.providers |= self._providers(prepared.template, deployed)
         return deployment
+
+    @staticmethod
+    def _providers(template: dict[str, Any], deployed: DeployedStack) -> set[str]:
+        """The functions of this stack that serve its custom resources."""
+        found = set()
+        for resource in template.get("Resources", {}).values():
+            token = resource.get("Properties", {}).get("ServiceToken")
+            target = token.get("Fn::GetAtt", [None])[0] if isinstance(token, dict) else None
+            kind, physical = deployed.resources.get(str(target), ("", ""))
+            if kind == FUNCTION_TYPE:
+                found.add(physical)
+        return found
 
     def _provider_problem(self, template: dict[str, Any], resource: dict[str, Any]) -> str | None:
         """Why a custom resource's provider cannot run here, or None when it can: a Python

@@ -251,6 +251,11 @@ def test_status_lists_everything_not_emulated_by_kind(cloud):
     assert f"{asset.asset_id}: built from {asset.source}: not built" in report
     for spec in cloud.functions.specs.values():
         assert spec.name in report
+    # custom resources' providers (CDK's Node.js one among them) come after the app's own
+    lines = [line for line in report.splitlines() if line.strip().startswith("function ")]
+    marked = [i for i, line in enumerate(lines) if "(a custom resource's provider)" in line]
+    assert any("CustomVpcRestrictDefaultSG" in lines[i] for i in marked)
+    assert marked == list(range(len(lines) - len(marked), len(lines)))
 
 
 @pytest.mark.parametrize(
