@@ -111,17 +111,24 @@ local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \
 		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}'
 
-bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
-	$(CDK) bootstrap
+# bootstrap/deploy/diff/destroy synthesize into $(OUT) too. Non-interactive runs (CI, the
+# e2e test) set CDK_YES=true: the CLI reads it as its --yes, which answers the
+# broadening-change prompt of deploy and destroy's "Are you sure". They go wherever the
+# AWS SDK points: AWS_ENDPOINT_URL=http://127.0.0.1:4566 (with any credentials) deploys
+# into a running `make local` (README, "Deploy").
+OUTPUTS ?= outputs-$(STAGE).json
 
-deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod)
-	$(CDK) deploy --all --require-approval broadening --outputs-file outputs-$(STAGE).json
+bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
+	$(CDK) bootstrap -o $(OUT)
+
+deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod); outputs in outputs-<stage>.json
+	$(CDK) deploy --all -o $(OUT) --require-approval broadening --outputs-file $(OUTPUTS)
 
 diff: install  ## what a deploy would change
-	$(CDK) diff --all
+	$(CDK) diff --all -o $(OUT)
 
 destroy: install  ## delete the stacks (prod keeps its table and queues)
-	$(CDK) destroy --all
+	$(CDK) destroy --all -o $(OUT)
 
 clean:  ## remove build output (not the virtualenv)
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache .benchmarks
