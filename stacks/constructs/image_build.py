@@ -304,7 +304,7 @@ class DeployTimeImage(Construct):
         function = lambda_.Function(
             self,
             "Trigger",
-            description="deploy-time: starts the container image build (the build answers)",
+            description="image build trigger: starts the CodeBuild build during deploys",
             runtime=TRIGGER_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.lambda_handler",
