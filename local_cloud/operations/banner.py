@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from local_cloud.deploy.differences import summary
 from local_cloud.operations.status import TABLE_TYPE, running_lines, shown_path
 from local_cloud.services.edge import NOT_EMULATED as EDGE_NOT_EMULATED
-from local_cloud.services.tasks import task_lines
 
 if TYPE_CHECKING:
     from local_cloud.cloud import LocalCloud
@@ -46,7 +45,6 @@ def render(
         f"local cloud ready in {cloud.boot_seconds:.1f} s: {len(cloud.stack_outputs)} stacks "
         f"from {shown_path(cloud.assembly.directory)}, region {cloud.region}",
         *running_lines(cloud, limit=PER_KIND),
-        *task_lines(cloud.tasks, cloud.log_dir),
         *(f"  ! {name} failed to initialize: {error}" for name, error in cloud.warm_errors.items()),
         "",
         "try:",

@@ -121,7 +121,7 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
     queues = [f"{q.rsplit('/', 1)[-1]}{_output_of(cloud, q)}" for q in cloud.resources(QUEUE_TYPE)]
     rows += _capped("queue", queues, limit)
     if cloud.log_dir is not None:
-        rows.append(("logs", f"{shown_path(cloud.log_dir)}/<function name>.log"))
+        rows.append(("logs", f"{shown_path(cloud.log_dir)}/<function name>.log{task_logs(cloud)}"))
     if cloud.fault_rate:
         rows.append(
             (
@@ -195,3 +195,13 @@ def print_status(state_file: str | Path, aws_url: str, region: str) -> int:
         print(f"cannot reach the local cloud on {aws_url}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def task_logs(cloud: LocalCloud) -> str:
+    """ECS tasks run here as local processes (services/tasks.py): where their output goes."""
+    runnable = sorted(
+        image.family
+        for image in (cloud.tasks.images if cloud.tasks else {}).values()
+        if image.recipe is not None
+    )
+    return f", task-<family>.log (ECS tasks: {', '.join(runnable)})" if runnable else ""

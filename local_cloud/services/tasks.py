@@ -54,7 +54,7 @@ from local_cloud.services.moto_patches import EXIT_MARKER, RUN_TASK_PATH
 log = logging.getLogger("local_cloud")
 
 TASK_DEFINITION_TYPE = "AWS::ECS::TaskDefinition"
-__all__ = ["RUN_TASK_PATH", "TaskRunner", "load_task_images", "task_differences", "task_lines"]
+__all__ = ["RUN_TASK_PATH", "TaskRunner", "load_task_images", "task_differences"]
 ESSENTIAL_EXITED = "Essential container in task exited"
 _PYTHONS = re.compile(r"^python(3(\.\d+)?)?$")
 _PASSED_THROUGH = ("PATH", "LANG", "LD_LIBRARY_PATH", "SYSTEMROOT", "TMPDIR")
@@ -534,14 +534,3 @@ class TaskRunner:
                 }
             ]
         )
-
-
-def task_lines(runner: TaskRunner | None, log_dir: Path | None) -> list[str]:
-    """The banner's line: which task definitions run here, and where their output goes."""
-    if runner is None or not runner.images:
-        return []
-    runnable = sorted(i.family for i in runner.images.values() if i.recipe is not None)
-    where = f"{log_dir}/task-<family>.log" if log_dir else "the work directory's logs"
-    if not runnable:
-        return [f"  tasks: {len(runner.images)} task definition(s), none runnable here"]
-    return [f"  tasks: {', '.join(runnable)} run as local processes on RunTask ({where})"]
