@@ -101,7 +101,8 @@ cost-readme: install  ## regenerate README's cost section from both stages
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \
-		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}'
+		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}' \
+		--example-file samples/transactions.csv
 
 bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
 	$(CDK) bootstrap
