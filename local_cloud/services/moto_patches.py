@@ -55,8 +55,9 @@ def stream_dynamodb_changes_without_delivering_them() -> None:
     (``len(records) + start``) start again from the beginning: the same numbers twice.
     The emulation process switches that delivery off (tables report no mappings, as queues
     do), numbers records under a lock (concurrent writes could share a number), stamps the
-    table's region (moto writes us-east-1), and bounds the shard iterators moto keeps
-    (one per GetRecords, forever).
+    table's region (moto writes us-east-1), writes no record for a put or update that
+    changes nothing (as DynamoDB; moto wrote a MODIFY with equal images), and bounds the
+    shard iterators moto keeps (one per GetRecords, forever).
     """
     import threading  # noqa: PLC0415
 
@@ -67,6 +68,8 @@ def stream_dynamodb_changes_without_delivering_them() -> None:
     lock = threading.Lock()
 
     def add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return  # DynamoDB Streams writes no record for a write that changes no data
         view = self.table.stream_specification["StreamViewType"]
         event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
         with lock:

@@ -310,3 +310,22 @@ def test_paused_mappings_hold_records_until_resumed(cloud):
     finally:
         cloud.resume_mappings()
     wait_for(lambda: "held" in {e[0] for e in log_entries(cloud)})
+
+
+def test_a_write_that_changes_nothing_adds_no_stream_record(cloud):
+    # DynamoDB Streams writes no record for a PutItem or UpdateItem that changes no data
+    # (moto wrote a MODIFY with equal images): a re-uploaded file must reach no consumer.
+    put(cloud, "same", amount={"N": "5"})
+    put(cloud, "same", amount={"N": "5"})
+    cloud.client("dynamodb").update_item(
+        TableName=cloud.outputs["LedgerTableName"],
+        Key={"pk": {"S": "same"}},
+        UpdateExpression="SET amount = :amount",
+        ExpressionAttributeValues={":amount": {"N": "5"}},
+    )
+    put(cloud, "same", amount={"N": "6"})  # a real change still makes one
+    put(cloud, "same-after", amount={"N": "1"})
+
+    wait_for(lambda: "same-after" in {e[0] for e in log_entries(cloud)})
+    same = [name for key, _, name in log_entries(cloud) if key == "same"]
+    assert same == ["INSERT", "MODIFY"]
