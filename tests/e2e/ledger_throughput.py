@@ -15,7 +15,10 @@ aggregator. Then:
    BatchWriteItem on its writer threads, customer upserts, the move);
 2. raw BatchWriteItem: as many items of the same shape, 25 per call, from this process
    on as many threads as the function writes with (its ``FILE_WRITER_THREADS``), into a
-   scratch table keyed and streamed like the transactions table.
+   scratch table keyed and streamed like the transactions table;
+3. then the mappings resume and, for ``aggregator_window_s``, the aggregator works
+   through the file's stream: its records per second (postings written), for the
+   totals' lag behind a large file.
 
 Both go through the same emulation (moto behind the fault injector, no faults).
 No assertion on time anywhere: the figures are printed.
@@ -47,6 +50,8 @@ class FileThroughput:
     raw_items: int
     raw_seconds: float
     raw_threads: int
+    aggregated: int
+    aggregator_seconds: float
 
     @property
     def lines_per_s(self) -> float:
@@ -55,6 +60,10 @@ class FileThroughput:
     @property
     def raw_items_per_s(self) -> float:
         return self.raw_items / self.raw_seconds
+
+    @property
+    def aggregated_per_s(self) -> float:
+        return self.aggregated / self.aggregator_seconds
 
     @property
     def ratio(self) -> float:
@@ -67,6 +76,7 @@ class FileThroughput:
             "lines_per_s": round(self.lines_per_s),
             "raw_items_per_s": round(self.raw_items_per_s),
             "ratio": round(self.ratio, 2),
+            "aggregated_per_s": round(self.aggregated_per_s),
         }
 
     def line(self) -> str:
@@ -75,7 +85,9 @@ class FileThroughput:
             f"({self.file_bytes / 1e6:.1f} MB) in {self.file_seconds:.1f} s = "
             f"{self.lines_per_s:,.0f} lines/s; raw BatchWriteItem (25 items, "
             f"{self.raw_threads} threads) {self.raw_items} items in {self.raw_seconds:.1f} s = "
-            f"{self.raw_items_per_s:,.0f} items/s; ratio {self.ratio:.2f}"
+            f"{self.raw_items_per_s:,.0f} items/s; ratio {self.ratio:.2f}; then the "
+            f"aggregator: {self.aggregated} records in {self.aggregator_seconds:.0f} s = "
+            f"{self.aggregated_per_s:,.0f} records/s"
         )
 
 
@@ -163,12 +175,21 @@ def _raw_batch_writes(cloud: LocalCloud, items: list[dict[str, Any]], threads: i
     return seconds
 
 
+def _postings(cloud: LocalCloud) -> int:
+    dynamodb = cloud.client("dynamodb")
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=cloud.outputs["PostingsTableName"], Select="COUNT"
+    )
+    return sum(int(page["Count"]) for page in pages)
+
+
 def measure_file_throughput(
     assembly: Path,
     *,
     lines: int = 100_000,
     customers: int = 1_000,
     raw_items: int | None = None,
+    aggregator_window_s: float = 15.0,
     log_dir: Path | None = None,
 ) -> FileThroughput:
     """Boot the assembly, time the file path and raw BatchWriteItem (see the module doc)."""
@@ -183,6 +204,10 @@ def measure_file_throughput(
         )["Table"]["ItemCount"]
         threads = _writer_threads(cloud)
         raw_seconds = _raw_batch_writes(cloud, raw, threads)
+        before = _postings(cloud)
+        cloud.resume_mappings()
+        time.sleep(aggregator_window_s)
+        aggregated = _postings(cloud) - before
     return FileThroughput(
         lines=lines,
         lines_accepted=int(accepted),
@@ -191,4 +216,6 @@ def measure_file_throughput(
         raw_items=len(raw),
         raw_seconds=raw_seconds,
         raw_threads=threads,
+        aggregated=aggregated,
+        aggregator_seconds=aggregator_window_s,
     )

@@ -19,6 +19,7 @@ import json
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -385,53 +386,62 @@ def test_a_file_that_keeps_failing_is_retried_then_dead_lettered_with_its_key_an
 
 
 # -- the same under 30% write faults ------------------------------------------------------
-def fault_run_load(
-    t: str, rng: random.Random
-) -> tuple[list[tuple[str, bytes]], list[dict[str, Any]], list[dict[str, Any]], Expected, set[str]]:
+@dataclass
+class FaultLoad:
     """Files, orders and re-sent orders for 60 customers: 30 whose amounts only ever go up
     and end above the threshold (one crossing each, in any order of application), 30 with
     refunds whose positive amounts together stay below it (never a crossing)."""
-    high = [f"{t}-hi{n:02d}" for n in range(30)]
-    low = [f"{t}-lo{n:02d}" for n in range(30)]
-    expected = Expected()
-    files: list[tuple[str, bytes]] = []
-    counter = 0
-    for number in range(6):
-        rows = []
-        for _ in range(300):
-            counter += 1
-            if rng.random() < 0.5:
-                customer = rng.choice(high)
-                amount = Decimal(rng.randint(5_000_001, 9_999_999)) / 100  # 50,000.01 ..
+
+    files: list[tuple[str, bytes]]
+    orders: list[dict[str, Any]]
+    resent: list[dict[str, Any]]
+    expected: Expected  # the files' lines; orders are added as they are accepted
+    high: set[str]
+
+    @classmethod
+    def make(cls, t: str, rng: random.Random) -> FaultLoad:
+        high = [f"{t}-hi{n:02d}" for n in range(30)]
+        low = [f"{t}-lo{n:02d}" for n in range(30)]
+        expected = Expected()
+        files: list[tuple[str, bytes]] = []
+        counter = 0
+        for number in range(6):
+            rows = []
+            for _ in range(300):
+                counter += 1
+                if rng.random() < 0.5:
+                    customer = rng.choice(high)
+                    amount = Decimal(rng.randint(5_000_001, 9_999_999)) / 100  # 50,000.01 ..
+                else:
+                    customer = rng.choice(low)
+                    amount = Decimal(rng.randint(100, 2_000_000)) / 100  # .. 20,000.00
+                    if rng.random() < 0.3:
+                        amount = -amount  # a refund
+                text = f"{amount:.2f}" if rng.random() > 0.02 else f"{amount:.2f}1"  # 2% bad
+                rows.append(line(f"{t}-{counter:05d}", customer, text))
+            expected.add_lines(rows)
+            if number % 2:
+                files.append((f"{t}-load{number}.jsonl", jsonl_file(rows)))
             else:
-                customer = rng.choice(low)
-                amount = Decimal(rng.randint(100, 2_000_000)) / 100  # .. 20,000.00
-                if rng.random() < 0.3:
-                    amount = -amount  # a refund
-            text = f"{amount:.2f}" if rng.random() > 0.02 else f"{amount:.2f}1"  # 2% bad
-            rows.append(line(f"{t}-{counter:05d}", customer, text))
-        expected.add_lines(rows)
-        encode = csv_file if number % 2 == 0 else jsonl_file
-        files.append((f"{t}-load{number}.{'csv' if number % 2 == 0 else 'jsonl'}", encode(rows)))
-    # an overlapping file (100 lines of the first, as they were) and a re-upload
-    first_rows = list(csv.DictReader(io.StringIO(files[0][1].decode())))
-    files.append((f"{t}-overlap.csv", csv_file(first_rows[:100])))
-    files.append(files[1])
-    # every high customer ends above the threshold whatever the files held
-    orders = [order_with(c, "1000000.00") for c in high]
-    orders += [order_with(c, f"{rng.randint(1, 500_000) / 100:.2f}") for c in low]
-    # re-sent with new amounts: higher for high customers (still only up), any for low
-    resent = [{**o, "amount": "1000500.50"} for o in orders[:15]]
-    resent += [{**o, "amount": f"{rng.randint(1, 500_000) / 100:.2f}"} for o in orders[30:45]]
-    return files, orders, resent, expected, set(high)
+                files.append((f"{t}-load{number}.csv", csv_file(rows)))
+        # an overlapping file: 100 lines of the first, as they were
+        first_rows = list(csv.DictReader(io.StringIO(files[0][1].decode())))
+        files.append((f"{t}-overlap.csv", csv_file(first_rows[:100])))
+        # an order alone takes a high customer above the threshold, whatever the files hold
+        orders = [order_with(c, "1000000.01") for c in high]
+        orders += [order_with(c, f"{rng.randint(1, 500_000) / 100:.2f}") for c in low]
+        # re-sent with new amounts: higher for high customers (still only up), any for low
+        resent = [{**o, "amount": "1000500.50"} for o in orders[:15]]
+        resent += [{**o, "amount": f"{rng.randint(1, 500_000) / 100:.2f}"} for o in orders[30:45]]
+        return cls(files, orders, resent, expected, set(high))
 
 
 def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_failure_queued(
     ledger, cloud, capsys
 ):
-    rng = random.Random(8)
-    t = tag()
-    files, orders, resent, expected, high = fault_run_load(t, rng)
+    load = FaultLoad.make(tag(), random.Random(8))
+    files, orders, resent = load.files, load.orders, load.resent
+    expected, high = load.expected, load.high
     customers = {c for c, _ in expected.sources.values()} | {o["customer_id"] for o in orders}
     cursor = MetricsCursor(cloud.log_dir)
     injected_before = cloud.set_faults()["injected"]
@@ -455,11 +465,14 @@ def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_fa
             lambda: all(ledger.processed_versions(n) for n, _ in files), timeout=300, interval=1.0
         )
         ledger.wait_for_totals(expected.totals(), timeout=600)
+        # a file processed once, uploaded again; orders re-sent with new amounts
+        ledger.upload(*files[1])
         for start in range(0, len(resent), 10):
             accepted(cloud, resent[start : start + 10])
         for order in resent:
             expected.add_order(order)
         ledger.wait_for_totals(expected.totals(), timeout=600)
+        wait_for(lambda: ledger.processed_versions(files[1][0]) == 2, timeout=300, interval=1.0)
         ledger.settle(timeout=300)
         seconds = time.monotonic() - started
     finally:
@@ -481,7 +494,7 @@ def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_fa
         "WriteRetries",
     )  # fmt: skip
     figures = {
-        "files": len(files),
+        "uploads": len(files) + 1,  # one file twice
         "lines": counts["FileLinesRead"],
         "lines_rejected": counts["FileLinesRejected"],
         "orders": len(orders),
@@ -526,7 +539,8 @@ def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_fa
 def test_the_file_path_rate_next_to_the_emulators_raw_batch_write_rate(
     ledger_assembly, tmp_path, capsys
 ):
-    figure = measure_file_throughput(ledger_assembly, lines=100_000, log_dir=tmp_path / "logs")
+    figure = measure_file_throughput(ledger_assembly, lines=50_000, log_dir=tmp_path / "logs")
     with capsys.disabled():
         print("\n" + figure.line())
-    assert figure.lines_accepted == 100_000  # every line written: no timing asserted
+    assert figure.lines_accepted == 50_000  # every line written: no timing asserted
+    assert figure.aggregated > 0
