@@ -20,7 +20,7 @@ OUT ?= cdk.out
 CDK_ARGS ?=
 CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint test synth synth-variants scan-variants cfn-lint checkov cost cost-readme local bootstrap deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test synth synth-variants scan-variants cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ lint: install  ## ruff (lint + format check)
 	ruff format --check .
 
 typecheck: install  ## mypy, strict
-	mypy app.py stacks lambdas local_cloud cost
+	mypy app.py stacks lambdas local_cloud cost benchmarks
 
 actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps when installed)
 	actionlint
@@ -99,22 +99,37 @@ cost-readme: install  ## regenerate README's cost section from both stages
 	$(MAKE) --no-print-directory synth STAGE=prod OUT=cdk.out.prod
 	python -m cost dev=cdk.out prod=cdk.out.prod --readme README.md > /dev/null
 
+# BENCH_ARGS, e.g. "--baseline <git ref>" (cold init of that commit's functions too)
+BENCH_ARGS ?=
+bench: install  ## measure against same-run floors; writes docs/benchmarks.md and README's table
+	python -m benchmarks $(BENCH_ARGS)
+
+capacity: install  ## bounded load sweep on the local cloud; writes docs/capacity.md's table
+	python -m benchmarks.capacity $(CAPACITY_ARGS)
+
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \
 		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}' \
 		--example-file samples/transactions.csv
 
-bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
-	$(CDK) bootstrap
+# bootstrap/deploy/diff/destroy synthesize into $(OUT) too. Non-interactive runs (CI, the
+# e2e test) set CDK_YES=true: the CLI reads it as its --yes, which answers the
+# broadening-change prompt of deploy and destroy's "Are you sure". They go wherever the
+# AWS SDK points: AWS_ENDPOINT_URL=http://127.0.0.1:4566 (with any credentials) deploys
+# into a running `make local` (README, "Deploy").
+OUTPUTS ?= outputs-$(STAGE).json
 
-deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod)
-	$(CDK) deploy --all --require-approval broadening --outputs-file outputs-$(STAGE).json
+bootstrap: install  ## once per account/region: the CDK toolkit stack (needs credentials)
+	$(CDK) bootstrap -o $(OUT)
+
+deploy: install  ## deploy all stacks to your AWS account (STAGE=dev|prod); outputs in outputs-<stage>.json
+	$(CDK) deploy --all -o $(OUT) --require-approval broadening --outputs-file $(OUTPUTS)
 
 diff: install  ## what a deploy would change
-	$(CDK) diff --all
+	$(CDK) diff --all -o $(OUT)
 
 destroy: install  ## delete the stacks (prod keeps its table and queues)
-	$(CDK) destroy --all
+	$(CDK) destroy --all -o $(OUT)
 
 clean:  ## remove build output (not the virtualenv)
-	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache .benchmarks

@@ -29,7 +29,12 @@ from local_cloud.services.emulator import Emulator, start_emulator
 from local_cloud.services.environments import FunctionPool, InvokeResult
 from local_cloud.services.faults import request_faults
 from local_cloud.services.frontdoor import FrontDoor
-from local_cloud.services.functions import FunctionCatalog, load_function, load_functions
+from local_cloud.services.functions import (
+    DeployedCode,
+    FunctionCatalog,
+    load_function,
+    load_functions,
+)
 from local_cloud.services.invocations import AsyncInvoker, HookServer
 from local_cloud.services.pollers import (
     DEFAULT_MAX_POLLERS,
@@ -92,6 +97,7 @@ class LocalCloud:
         self._pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
         self._hook: HookServer | None = None
+        self._code: DeployedCode | None = None
         self.async_invoker: AsyncInvoker | None = None
         self._work_dir: Path | None = None
         self._stopped = threading.Event()
@@ -133,6 +139,7 @@ class LocalCloud:
             self.host, self.aws_port, self.fault_rate, self.fault_seed, self._hook.url
         )
         log.debug("emulation on %s", self._emulator.url)
+        self._code = DeployedCode(self.aws_url, self._work_dir / "code")
         self.deployment = Deployment(region=self.assembly.region)
         self.async_invoker = AsyncInvoker(
             self.invoke,
@@ -141,7 +148,7 @@ class LocalCloud:
             self.async_retry_scale,
         )
         Deployer(self.assembly, self.aws_url, self._work_dir).deploy(self.deployment)
-        self.functions = load_functions(self.deployment, self.aws_url, self.log_dir)
+        self.functions = load_functions(self.deployment, self.aws_url, self.log_dir, self._code)
         with self._pools_lock:
             for spec in self.functions.specs.values():
                 if spec.arn not in self._pools:
@@ -239,7 +246,7 @@ class LocalCloud:
                 return self._pools[base]
             if self.deployment is None or self._emulator is None or ":function:" not in base:
                 return None
-            loaded = load_function(self.deployment, base, self.aws_url, self.log_dir)
+            loaded = load_function(self.deployment, base, self.aws_url, self.log_dir, self._code)
             if loaded is None:
                 return None
             pool = self._pools[loaded.arn] = FunctionPool(loaded, self.max_environments)

@@ -22,10 +22,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_cloud.aws import ACCOUNT_ID, client
+from local_cloud.deploy import bootstrap
 from local_cloud.deploy.assembly import Assembly, FileAsset
 from local_cloud.deploy.completions import Completer
 from local_cloud.deploy.differences import Difference
-from local_cloud.deploy.moto_types import moto_can_create
+from local_cloud.deploy.moto_types import can_create
 from local_cloud.deploy.template_prep import (
     CUSTOM_REASON,
     UNSUPPORTED_REASON,
@@ -33,13 +34,17 @@ from local_cloud.deploy.template_prep import (
     SsmSeed,
     prepare_template,
 )
-from local_cloud.services.moto_patches import CUSTOM_RESOURCE_FAILED
+from local_cloud.services.control import creatable_types, hold_public_parameters
+from local_cloud.services.custom_resources import CUSTOM_RESOURCE_FAILED
+from local_cloud.services.environments import find_node
 
 log = logging.getLogger("local_cloud")
 
 DEFAULT_BOOTSTRAP_VERSION = 30
 ALL_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 PLACEHOLDER_VALUE = "local-cloud-placeholder"
+PLACEHOLDER_LAYER_FILE = "LOCAL_CLOUD_PLACEHOLDER.txt"  # what a stand-in layer holds
+PUBLIC_PREFIX = "/aws/"  # parameters AWS publishes (moto's PutParameter refuses them)
 FUNCTION_TYPE = "AWS::Lambda::Function"
 LAYER_TYPE = "AWS::Lambda::LayerVersion"
 TARGET_GROUP_TYPE = "AWS::ElasticLoadBalancingV2::TargetGroup"
@@ -75,6 +80,8 @@ class Deployment:
     differences: list[Difference] = field(default_factory=list)
     # deployed function name -> its code on disk
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    # deployed functions that are custom resources' providers (listed last)
+    providers: set[str] = field(default_factory=set)
     # base64 SHA-256 of a published zip (Lambda's CodeSha256) -> the asset directory
     asset_dirs_by_sha: dict[str, Path] = field(default_factory=dict)
 
@@ -146,9 +153,32 @@ class Deployer:
         self._sha_by_key: dict[str, str] = {}  # asset object key -> Lambda-style CodeSha256
 
     # -- bootstrap ---------------------------------------------------------------------
+    def bootstrap(self, deployment: Deployment) -> None:
+        """The CDKToolkit stack, as `cdk bootstrap` makes it (deploy/bootstrap.py); without
+        the CLI's template, publish_assets seeds the bucket alone (reported)."""
+        qualifier = bootstrap.qualifier(
+            [a.bucket_name for a in self.assembly.file_assets()],
+            [s.bootstrap_version_parameter for s in self.assembly.stacks],
+        )
+        if qualifier is None:
+            return  # not the default synthesizer's layout: its buckets are seeded as named
+        template = bootstrap.find_template([self.assembly.directory.parent])
+        if template is None:
+            detail = (
+                "no CDK CLI bootstrap template found (node_modules/aws-cdk, or set "
+                f"{bootstrap.TEMPLATE_ENV}): the asset bucket and version parameter are "
+                "seeded without a CDKToolkit stack, so `cdk bootstrap` against this "
+                "emulation fails (BucketAlreadyExists)"
+            )
+            deployment.differences.append(Difference("stand-in", "bootstrap", detail))
+            return
+        bootstrap.create_toolkit_stack(self._cfn, template, qualifier)
+
     def publish_assets(self, deployment: Deployment) -> None:
-        """Create the bootstrap asset bucket(s) and upload every file asset (Docker image
-        assets cannot be built here: they are recorded as differences)."""
+        """Create the bootstrap asset bucket(s) unless the bootstrap made them and upload
+        every file asset (Docker image assets cannot be built here: they are recorded as
+        differences)."""
+        self.bootstrap(deployment)
         buckets: set[str] = set()
         for asset in self.assembly.file_assets():
             bucket = substitute(asset.bucket_name, self.account_id, self.region)
@@ -198,29 +228,34 @@ class Deployer:
         return True
 
     def _seed(self, seed: SsmSeed, bootstrap_version: int, deployment: Deployment) -> None:
+        """A parameter the template resolves: public ones are held at their own path (so
+        CloudFormation resolves them for whoever deploys the template, the CDK CLI too)."""
         if self._parameter_exists(seed.path):
             return
         if seed.kind == "bootstrap":
             value = str(bootstrap_version)
         elif seed.kind == "layer":
-            value = self._placeholder_layer(seed.original_path)
+            value = self._placeholder_layer(seed.path)
             detail = (
                 f"a layer: stood in by the empty layer {value}; its packages come from the "
                 "runner's own environment"
             )
-            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
+            deployment.differences.append(Difference("stand-in", seed.path, detail))
         else:
             value = PLACEHOLDER_VALUE
             detail = f"seeded with {value!r} at {seed.path}"
-            deployment.differences.append(Difference("stand-in", seed.original_path, detail))
-        self._ssm.put_parameter(Name=seed.path, Value=value, Type="String", Overwrite=True)
+            deployment.differences.append(Difference("stand-in", seed.path, detail))
+        if seed.path.startswith(PUBLIC_PREFIX):
+            hold_public_parameters(self.endpoint_url, self.region, {seed.path: value})
+        else:
+            self._ssm.put_parameter(Name=seed.path, Value=value, Type="String", Overwrite=True)
 
     def _placeholder_layer(self, path: str) -> str:
         """Publish an empty layer standing in for a public one; return its version ARN."""
         if path not in self._layer_arns:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as archive:
-                archive.writestr("LOCAL_CLOUD_PLACEHOLDER.txt", f"stands in for {path}\n")
+                archive.writestr(PLACEHOLDER_LAYER_FILE, f"stands in for {path}\n")
             published = self._lambda.publish_layer_version(
                 LayerName=_layer_name_for(path),
                 Description=f"local stand-in for {path}",
@@ -235,6 +270,7 @@ class Deployer:
         stacks come up (the runner reads it to run custom resources' providers)."""
         deployment = deployment or Deployment(region=self.region)
         self.publish_assets(deployment)
+        supported = can_create(creatable_types(self.endpoint_url))
         bootstrap_version = max(
             [DEFAULT_BOOTSTRAP_VERSION]
             + [s.requires_bootstrap_version or 0 for s in self.assembly.stacks]
@@ -256,7 +292,7 @@ class Deployer:
                     stack.template,
                     bootstrap_parameter=stack.bootstrap_version_parameter,
                     emulator_has=self._parameter_exists,
-                    supported=moto_can_create,
+                    supported=supported,
                     runnable=runnable,
                 )
                 for seed in prepared.seeds:
@@ -278,14 +314,26 @@ class Deployer:
                 Difference("dropped-output", f"{stack.stack_name}.{o}", "reads a left-out resource")
                 for o in prepared.dropped_outputs
             ]
-            deployment.differences += prepared.patches
             deployment.stacks.append(deployed)
             self._record_skipped(prepared.template, deployed, deployment)
             self._register_targets(prepared.template, deployed, deployment)
             self._apply_elb_attributes(prepared.template, deployed, deployment)
             self._attach_layers(prepared.template, deployed, deployment)
             self._record_code(prepared.template, deployed, deployment)
+            deployment.providers |= self._providers(prepared.template, deployed)
         return deployment
+
+    @staticmethod
+    def _providers(template: dict[str, Any], deployed: DeployedStack) -> set[str]:
+        """The functions of this stack that serve its custom resources."""
+        found = set()
+        for resource in template.get("Resources", {}).values():
+            token = resource.get("Properties", {}).get("ServiceToken")
+            target = token.get("Fn::GetAtt", [None])[0] if isinstance(token, dict) else None
+            kind, physical = deployed.resources.get(str(target), ("", ""))
+            if kind == FUNCTION_TYPE:
+                found.add(physical)
+        return found
 
     def _provider_problem(self, template: dict[str, Any], resource: dict[str, Any]) -> str | None:
         """Why a custom resource's provider cannot run here, or None when it can: a Python
@@ -297,7 +345,9 @@ class Deployer:
             return CUSTOM_REASON + " (not a function of this stack)"
         properties = provider.get("Properties", {})
         runtime = str(properties.get("Runtime", ""))
-        if not runtime.startswith("python"):
+        if runtime.startswith("nodejs") and find_node() is None:
+            return CUSTOM_REASON + f" ({runtime}: no node executable here)"
+        if not runtime.startswith(("python", "nodejs")):
             return CUSTOM_REASON + f" ({runtime or 'no'} runtime)"
         key = properties.get("Code", {}).get("S3Key")
         asset = self.assembly.asset_for_key(key) if isinstance(key, str) else None

@@ -1,20 +1,20 @@
 """Turns a synthesized template into the copy that the emulation can deploy.
 
-Two things in CDK templates stop moto's CloudFormation, and both are handled here, in a
-copy (the assembly is never modified), with every change reported:
+What stops moto's CloudFormation is handled here, in a copy (the assembly is never
+modified), with every change reported: Lambda-backed custom resources whose provider
+cannot run here (a runtime other than Python and Node.js, a provider framework, code that
+is not in the assembly) are left out, with whatever exists only to serve them (typically
+the provider function and its role), and anything that reads an attribute of them. A
+custom resource whose provider runs here (``runnable``: a Python or Node.js function of
+the same template with its code in the assembly) stays: the emulation's CloudFormation
+sends it its events through the runner and waits for the answer. Types moto does not
+implement are left out the same way (moto would skip them, then fail the stack on the
+first Ref or Fn::GetAtt to one of them).
 
-* Lambda-backed custom resources whose provider cannot run here (a Node.js function, a
-  provider framework, code that is not in the assembly): the custom resource is left out,
-  with whatever exists only to serve it (typically its provider function and that
-  function's role), and anything that reads an attribute of it. A custom resource whose
-  provider runs here (``runnable``: a Python function of the same template with its code
-  in the assembly) stays: moto's CloudFormation invokes it and waits for its answer.
-  Types moto does not implement are left out the same way (moto would skip them, then
-  fail the stack on the first Ref or Fn::GetAtt to one of them).
-* Template parameters typed ``AWS::SSM::Parameter::Value<...>`` whose default names a public
-  ``/aws/...`` parameter: moto resolves defaults before any override and refuses to hold
-  parameters under ``/aws/``, so the default is rewritten to a local path
-  (``/local-cloud/aws/...``) that the deployer seeds.
+Template parameters typed ``AWS::SSM::Parameter::Value<...>`` are recorded as seeds: the
+deployer makes each resolvable before the stack (a public ``/aws/...`` one, which moto
+cannot hold through its API, is held by the emulation at its own path, so the template
+stays as synthesized and deploys the same way through the CDK CLI).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 from local_cloud.deploy.differences import Difference, Kind
 
-LOCAL_PARAMETER_PREFIX = "/local-cloud"
 SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
 CUSTOM_RESOURCE_TYPE = "AWS::CloudFormation::CustomResource"
 _SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
@@ -41,8 +40,7 @@ class SsmSeed:
 
     stack_name: str
     template_parameter: str
-    original_path: str
-    path: str  # where the template copy now points
+    path: str
     kind: SeedKind
 
 
@@ -68,7 +66,6 @@ class PreparedTemplate:
     omissions: list[Omission] = field(default_factory=list)
     seeds: list[SsmSeed] = field(default_factory=list)
     dropped_outputs: list[str] = field(default_factory=list)
-    patches: list[Difference] = field(default_factory=list)  # moto workarounds in the copy
 
 
 def references(node: Any) -> Iterator[str]:
@@ -212,7 +209,7 @@ def _layer_parameter_names(template: dict[str, Any]) -> set[str]:
     return names
 
 
-def _rewrite_ssm_parameters(
+def _record_ssm_parameters(
     prepared: PreparedTemplate,
     bootstrap_parameter: str | None,
     emulator_has: Callable[[str], bool],
@@ -229,32 +226,9 @@ def _rewrite_ssm_parameters(
             kind = "layer"
         elif default == bootstrap_parameter or name == "BootstrapVersion":
             kind = "bootstrap"
-        path = default
-        if default.startswith("/aws/"):
-            if emulator_has(default):
-                continue  # moto ships some public parameters (regions, AMIs): use them
-            path = LOCAL_PARAMETER_PREFIX + default
-            spec["Default"] = path
-        prepared.seeds.append(SsmSeed(prepared.stack_name, name, default, path, kind))
-
-
-def _work_around_moto(prepared: PreparedTemplate) -> None:
-    """Reshape properties that crash moto's CloudFormation although AWS accepts them."""
-    for logical_id, res in prepared.template.get("Resources", {}).items():
-        tags = res.get("Properties", {}).get("Tags")
-        if res.get("Type") == "AWS::KMS::Key" and isinstance(tags, list):
-            # moto's KMS reads CloudFormation tags with the API's TagKey/TagValue names
-            res["Properties"]["Tags"] = [
-                {"TagKey": t.get("Key"), "TagValue": t.get("Value")} for t in tags
-            ]
-            prepared.patches.append(
-                Difference(
-                    "patch",
-                    f"{prepared.stack_name}/{logical_id}",
-                    "tags renamed to TagKey/TagValue (moto's CloudFormation crashes on KMS "
-                    "key tags)",
-                )
-            )
+        if default.startswith("/aws/") and emulator_has(default):
+            continue  # moto ships some public parameters (regions, AMIs): use them
+        prepared.seeds.append(SsmSeed(prepared.stack_name, name, default, kind))
 
 
 def prepare_template(
@@ -273,6 +247,5 @@ def prepare_template(
     """
     prepared = PreparedTemplate(stack_name=stack_name, template=copy.deepcopy(template))
     _leave_out(prepared, supported, runnable)
-    _rewrite_ssm_parameters(prepared, bootstrap_parameter, emulator_has)
-    _work_around_moto(prepared)
+    _record_ssm_parameters(prepared, bootstrap_parameter, emulator_has)
     return prepared

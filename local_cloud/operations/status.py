@@ -87,8 +87,12 @@ def running_lines(cloud: LocalCloud, limit: int | None = None) -> list[str]:
         )
     rows.append(("AWS API", f"{cloud.aws_url} (any credentials work)"))
     functions = []
-    for spec in cloud.functions.specs.values():
+    providers = cloud.deployment.providers if cloud.deployment is not None else set()
+    # the app's own functions first; custom resources' providers after them
+    for spec in sorted(cloud.functions.specs.values(), key=lambda s: s.name in providers):
         text = f"{spec.name}: {spec.handler}"
+        if spec.name in providers:
+            text += " (a custom resource's provider)"
         if limit is None:
             text += (
                 f" from {spec.code_dir}, {len(spec.layer_dirs)} asset layers, "

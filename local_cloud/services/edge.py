@@ -22,12 +22,11 @@ import base64
 import http.client
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +36,7 @@ from local_cloud.aws import client
 from local_cloud.deploy.assembly import Assembly
 from local_cloud.services.environments import InvokeResult
 from local_cloud.services.evaluate import EvaluationError, evaluate
+from local_cloud.services.loopback import LoopbackServer
 
 log = logging.getLogger("local_cloud")
 
@@ -354,7 +354,7 @@ def _error(status: int, why: str) -> EdgeResponse:
     )
 
 
-class EdgeDoor:
+class EdgeDoor(LoopbackServer):
     """Serves one distribution on host:port (0 picks one) in front of origin_url."""
 
     def __init__(
@@ -368,27 +368,7 @@ class EdgeDoor:
         self.distribution = distribution
         self._invoke = invoke
         self._origin = urlsplit(origin_url) if origin_url else None
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="edge-door",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(_make_handler(self), host, port, "edge-door")
 
     # -- the request path ----------------------------------------------------------------
     def handle(

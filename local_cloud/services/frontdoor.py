@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from local_cloud.services.alb import (
     handle,
 )
 from local_cloud.services.environments import new_trace_id
+from local_cloud.services.loopback import LoopbackServer
 
 log = logging.getLogger("local_cloud")
 
@@ -30,35 +30,14 @@ def _trace_id(incoming: str | None) -> str:
     return new_trace_id()
 
 
-class FrontDoor:
+class FrontDoor(LoopbackServer):
     """Serves one listener on host:port (port 0 picks a free port) until stop()."""
 
     def __init__(
         self, listener: Listener, invoke: Invoker, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.listener = listener
-        handler = _make_handler(listener, invoke)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="front-door",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(_make_handler(listener, invoke), host, port, "front-door")
 
 
 def _make_handler(listener: Listener, invoke: Invoker) -> type[BaseHTTPRequestHandler]:

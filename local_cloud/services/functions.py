@@ -1,9 +1,18 @@
-"""Reads deployed functions back from the emulation and turns them into FunctionSpecs."""
+"""Reads deployed functions back from the emulation and turns them into FunctionSpecs.
+
+A function's code is its asset directory in the assembly when the runner deployed it;
+otherwise (a stack the CDK CLI deployed, with zips of its own) the zip the emulation
+holds, unpacked once per CodeSha256 into the runner's work directory.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import sys
+import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +20,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local_cloud.aws import FAKE_CREDENTIALS, client
-from local_cloud.deploy.deployer import Deployment, layer_code_sha
+from local_cloud.deploy.deployer import PLACEHOLDER_LAYER_FILE, Deployment, layer_code_sha
 from local_cloud.deploy.differences import Difference
-from local_cloud.services.environments import FunctionSpec
+from local_cloud.services.control import ControlError, deployed_code
+from local_cloud.services.environments import FunctionSpec, node_version
 
 # What the Lambda runtime puts in every function's environment (besides the function's own
 # variables), adapted to this machine. Reserved names win over the function's variables.
@@ -71,14 +81,43 @@ def lambda_environment(
     return env
 
 
-def _code_dir(deployment: Deployment, config: dict[str, Any]) -> Path | None:
-    """A deployed function's code in the assembly: recorded by the deployer, or found by
+class DeployedCode:
+    """Code the emulation holds, unpacked once per CodeSha256 under ``root``."""
+
+    def __init__(self, aws_url: str, root: Path) -> None:
+        self.aws_url = aws_url
+        self.root = root
+        self._lock = threading.Lock()
+
+    def directory(self, arn: str, sha: str) -> Path | None:
+        """The unpacked code of a function or layer version (None if it has none)."""
+        target = self.root / hashlib.sha256(sha.encode()).hexdigest()[:20]
+        with self._lock:
+            if target.is_dir():
+                return target
+            try:
+                archive = zipfile.ZipFile(io.BytesIO(deployed_code(self.aws_url, arn)))
+            except (ControlError, OSError, zipfile.BadZipFile):
+                return None
+            partial = target.with_name(target.name + ".partial")
+            archive.extractall(partial)
+            partial.rename(target)
+            return target
+
+
+def _code_dir(
+    deployment: Deployment, config: dict[str, Any], code: DeployedCode | None
+) -> Path | None:
+    """A deployed function's code: its asset directory, recorded by the deployer or found by
     its CodeSha256 among the published assets (for a function invoked while its stack is
-    still being created, e.g. a custom resource's provider)."""
+    still being created, e.g. a custom resource's provider); else what was deployed."""
     name = str(config["FunctionName"])
     if name in deployment.code_dirs:
         return deployment.code_dirs[name]
-    return deployment.asset_dirs_by_sha.get(str(config.get("CodeSha256", "")))
+    sha = str(config.get("CodeSha256", ""))
+    if sha in deployment.asset_dirs_by_sha:
+        return deployment.asset_dirs_by_sha[sha]
+    return code.directory(str(config["FunctionArn"]), sha) if code is not None and sha else None
 
 
 def function_spec(
@@ -89,16 +128,20 @@ def function_spec(
     *,
     log_dir: Path | None,
     public_layers: set[str] | None = None,
+    code: DeployedCode | None = None,
 ) -> FunctionSpec | None:
-    """The spec of one deployed function (None when its code is not in the assembly)."""
-    code_dir = _code_dir(deployment, config)
+    """The spec of one deployed function (None when its code cannot be had here)."""
+    code_dir = _code_dir(deployment, config, code)
     if code_dir is None:
         return None
     region = str(config["FunctionArn"]).split(":")[3]
     layer_dirs: list[str] = []
     for layer in config.get("Layers", []):
-        layer_dir = deployment.asset_dirs_by_sha.get(layer_code_sha(lambda_client, layer["Arn"]))
-        if layer_dir is None:
+        sha = layer_code_sha(lambda_client, layer["Arn"])
+        layer_dir = deployment.asset_dirs_by_sha.get(sha)
+        if layer_dir is None and code is not None:
+            layer_dir = code.directory(str(layer["Arn"]), sha)
+        if layer_dir is None or (layer_dir / PLACEHOLDER_LAYER_FILE).exists():
             if public_layers is not None:
                 public_layers.add(str(layer["Arn"]))
         else:
@@ -114,11 +157,16 @@ def function_spec(
         timeout_s=float(config.get("Timeout", 3)),
         memory_mb=int(config.get("MemorySize", 128)),
         log_path=str(log_dir / f"{name}.log") if log_dir else None,
+        runtime=str(config.get("Runtime", "python")),
     )
 
 
 def load_function(
-    deployment: Deployment, function_arn: str, aws_url: str, log_dir: Path | None = None
+    deployment: Deployment,
+    function_arn: str,
+    aws_url: str,
+    log_dir: Path | None = None,
+    code: DeployedCode | None = None,
 ) -> FunctionSpec | None:
     """Read one function back from the emulation by ARN (None if it cannot run here)."""
     parts = function_arn.split(":")
@@ -128,11 +176,14 @@ def load_function(
         config = lambda_client.get_function_configuration(FunctionName=function_arn)
     except ClientError:
         return None
-    return function_spec(deployment, config, lambda_client, aws_url, log_dir=log_dir)
+    return function_spec(deployment, config, lambda_client, aws_url, log_dir=log_dir, code=code)
 
 
 def load_functions(
-    deployment: Deployment, aws_url: str, log_dir: Path | None = None
+    deployment: Deployment,
+    aws_url: str,
+    log_dir: Path | None = None,
+    code: DeployedCode | None = None,
 ) -> FunctionCatalog:
     """A FunctionSpec for every deployed function whose code is in the assembly."""
     lambda_client = client("lambda", aws_url, deployment.region)
@@ -142,10 +193,16 @@ def load_functions(
     for name in deployment.physical_ids("AWS::Lambda::Function"):
         config = lambda_client.get_function_configuration(FunctionName=name)
         spec = function_spec(
-            deployment, config, lambda_client, aws_url, log_dir=log_dir, public_layers=public_layers
+            deployment,
+            config,
+            lambda_client,
+            aws_url,
+            log_dir=log_dir,
+            public_layers=public_layers,
+            code=code,
         )
         if spec is None:
-            detail = "its code is not an asset directory in the assembly (an image, or S3)"
+            detail = "its code is neither an asset directory of the assembly nor a zip here"
             catalog.differences.append(Difference("function", name, detail))
             continue
         runtimes.add(str(config.get("Runtime", "")))
@@ -156,14 +213,32 @@ def load_functions(
             continue  # already explained as a stand-in for a public layer
         detail = "not an asset: its packages come from the runner's own environment"
         catalog.differences.append(Difference("stand-in", f"layer {arn}", detail))
-    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for runtime in sorted(r for r in runtimes if r and r != here):
-        catalog.differences.append(
+    catalog.differences += runtime_differences(runtimes)
+    return catalog
+
+
+def runtime_differences(runtimes: set[str]) -> list[Difference]:
+    """Declared runtimes that run on another version here (Python: the runner's; Node.js:
+    the node found, reported only when its major version differs)."""
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    node = node_version()
+    found = []
+    for runtime in sorted(r for r in runtimes if r):
+        if runtime.startswith("nodejs"):
+            here = f"node {node}" if node else "no node"
+            if node and runtime.removeprefix("nodejs").split(".")[0] == node:
+                continue
+            where = "on the node found here"
+        elif runtime != python:
+            here, where = python, "on the runner's Python"
+        else:
+            continue
+        found.append(
             Difference(
                 "runtime",
                 f"{runtime} runs as {here}",
-                f"functions declared {runtime} "
-                f"run on the runner's Python ({here}), on this machine's architecture",
+                f"functions declared {runtime} run {where} ({here}), on this machine's "
+                "architecture",
             )
         )
-    return catalog
+    return found

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local_cloud.aws import client
 from local_cloud.services.environments import InvokeResult, serialize
+from local_cloud.services.loopback import LoopbackServer
 
 log = logging.getLogger("local_cloud")
 
@@ -328,7 +329,7 @@ class AsyncInvoker:
 # --------------------------------------------------------------------------------------
 # The hook: a loopback HTTP endpoint the emulation process calls
 # --------------------------------------------------------------------------------------
-class HookServer:
+class HookServer(LoopbackServer):
     """Serves the emulation's calls into the runner on 127.0.0.1 until stop().
 
     POST /invoke {"function": ARN, "type": "RequestResponse"|"Event"|"DryRun",
@@ -348,27 +349,7 @@ class HookServer:
         host: str = "127.0.0.1",
     ) -> None:
         handler = _make_handler(invoke, can_run, asynchronous, log_dir)
-        self._server = ThreadingHTTPServer((host, 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="invoke-hook",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(handler, host, 0, "invoke-hook")
 
 
 def _refusal(status: int, error_type: str, message: str) -> tuple[int, dict[str, Any]]:

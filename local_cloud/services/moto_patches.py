@@ -10,15 +10,17 @@ import contextlib
 import copy
 import itertools
 import json
-import os
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from local_cloud.deploy.template_prep import references
 
 HOOK_TIMEOUT_S = 960.0  # past Lambda's 15-minute maximum function timeout
 MAX_SHARD_ITERATORS = 10_000  # the newest are kept (AWS expires them after 15 minutes)
@@ -272,139 +274,6 @@ def route_lambda_invocations(hook_url: str) -> None:
 
     LambdaFunction.invoke = invoke  # type: ignore[method-assign]
     LambdaResponse.invoke_async = invoke_async  # type: ignore[method-assign]
-
-
-CUSTOM_RESOURCE_FAILED = "custom resource failed here"  # the deployer looks for this
-
-
-def wait_for_custom_resources(hook_url: str) -> None:
-    """A custom resource is created once its provider has answered, as CloudFormation does.
-
-    moto invokes the provider in a thread and goes on creating the resources that read its
-    attributes, which then get None (a security group rule from a looked-up prefix list
-    crashes moto). The provider now runs through the runner before moto goes on; its
-    answer (PUT to the ResponseURL during the run) completes the resource. A provider that
-    fails, answers FAILED or returns without answering fails the stack with
-    ``CUSTOM_RESOURCE_FAILED`` and the reason, which the deployer reports (and then
-    deploys the stack without that resource). Providers are run once here: CloudFormation
-    invokes them asynchronously, with Lambda's retries.
-    """
-    from moto import settings  # noqa: PLC0415
-    from moto.awslambda.utils import get_backend  # noqa: PLC0415
-    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
-    from moto.cloudformation.exceptions import ValidationError  # noqa: PLC0415
-    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
-
-    def create(
-        cls: Any,
-        /,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        logical_id, stack_id = kwargs["LogicalId"], kwargs["StackId"]
-        properties = cloudformation_json["Properties"]
-        token = properties["ServiceToken"]
-        function = get_backend(account_id, region_name).get_function(token)
-        resource = cls(region_name, str(uuid.uuid4()), logical_id, resource_name)
-        stack = cloudformation_backends[account_id][region_name].get_stack(stack_id)
-        stack.add_custom_resource(resource)
-        host = f"{settings.moto_server_host()}:{settings.moto_server_port()}"
-        event = {
-            "RequestType": "Create",
-            "ServiceToken": token,
-            "ResponseURL": f"{host}/cloudformation_{region_name}/cfnresponse?stack={stack_id}",
-            "StackId": stack_id,
-            "RequestId": resource.request_id,
-            "LogicalResourceId": logical_id,
-            "ResourceType": kwargs["ResourceType"],
-            "ResourceProperties": properties,
-        }
-        request = {
-            "function": function.function_arn,
-            "type": "RequestResponse",
-            "payload": json.dumps(event),
-        }
-        status, answer = call_hook(hook_url, "/invoke", request)
-        why = None
-        if status >= 400 or "error" in answer:
-            error = answer.get("error", answer)
-            why = f"{error.get('errorType')}: {error.get('errorMessage')}"
-        elif stack.status == "CREATE_FAILED":
-            why = str(getattr(stack, "status_reason", None) or "FAILED").split(": ", 1)[-1]
-        elif not resource.is_created():
-            why = "its provider returned without answering CloudFormation"
-        if why:
-            raise ValidationError(message=f"{CUSTOM_RESOURCE_FAILED}: {logical_id}: {why}")
-        return resource
-
-    CustomModel.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
-
-
-def answer_custom_resources_here(host: str, port: int) -> None:
-    """CloudFormation custom resources get a ResponseURL that reaches this emulation.
-
-    moto builds it from ``settings.moto_server_host()`` (``host.docker.internal``, for
-    Docker) and ``MOTO_PORT``; it ignores a ``FAILED`` answer (the stack waited forever):
-    a failed custom resource now fails the stack with its reason.
-    """
-    from moto import settings  # noqa: PLC0415
-    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
-
-    os.environ["MOTO_PORT"] = str(port)
-    settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
-
-    def process_cfn_response(self: Any) -> Any:
-        # The answer only records the outcome: the custom resource's create (which waits
-        # for it, wait_for_custom_resources) goes on with the stack. moto's own handler
-        # would create the stack's remaining resources from inside this request, the
-        # custom resource again among them.
-        stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
-        logical_id = self._get_param("LogicalResourceId")
-        if self._get_param("Status") == "SUCCESS":
-            stack.get_custom_resource(logical_id).set_data(self._get_param("Data") or {})
-        else:
-            stack.status = "CREATE_FAILED"
-            stack.status_reason = f"{logical_id}: {self._get_param('Reason') or 'FAILED'}"
-        return 200, {"status": 200}, json.dumps("{}")
-
-    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
-
-
-class CustomResourceAnswers:
-    """WSGI middleware: a custom resource's answer reaches moto whatever its content type.
-
-    On AWS the ResponseURL is a pre-signed S3 URL that takes any body; a provider that PUTs
-    with urllib's default ``application/x-www-form-urlencoded`` makes moto's server parse
-    the JSON as a form and answer 404, so the stack would wait forever.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = str(environ.get("PATH_INFO", ""))
-        if path.startswith("/cloudformation_") and path.endswith("/cfnresponse"):
-            environ["CONTENT_TYPE"] = ""
-        return self.app(environ, start_response)
-
-
-def create_generic_custom_resources() -> None:
-    """``AWS::CloudFormation::CustomResource`` is a custom resource like ``Custom::*``
-    (moto only knows the latter and skips the former)."""
-    from moto.cloudformation import parsing  # noqa: PLC0415
-    from moto.cloudformation.custom_model import CustomModel  # noqa: PLC0415
-
-    original = parsing.resource_class_from_type
-
-    def resource_class_from_type(resource_type: str) -> Any:
-        if resource_type == "AWS::CloudFormation::CustomResource":
-            return CustomModel
-        return original(resource_type)
-
-    parsing.resource_class_from_type = resource_class_from_type
 
 
 def _iso_seconds(value: Any) -> Any:
@@ -784,18 +653,434 @@ def name_lambda_versions_by_arn() -> None:
     LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
 
+def read_templates_from_this_emulation() -> None:
+    """A ``TemplateURL`` on an IP address (the CDK CLI builds it from ``AWS_ENDPOINT_URL``,
+    e.g. ``http://127.0.0.1:4566/<bucket>/<key>``) is read path-style: moto takes the
+    first label of any host but ``localhost`` and S3's for a bucket (``127``)."""
+    import ipaddress  # noqa: PLC0415
+
+    from moto.cloudformation import responses  # noqa: PLC0415
+
+    original = responses.get_stack_from_s3_url  # type: ignore[attr-defined]
+
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        parts = urllib.parse.urlsplit(template_url)
+        try:
+            ipaddress.ip_address(parts.hostname or "")
+        except ValueError:
+            return original(template_url, account_id, partition)
+        local = parts._replace(netloc=f"localhost:{parts.port or 80}").geturl()
+        return original(local, account_id, partition)
+
+    responses.get_stack_from_s3_url = get_stack_from_s3_url  # type: ignore[attr-defined]
+
+
+def _needs(resource: dict[str, Any]) -> set[str]:
+    depends = resource.get("DependsOn", [])
+    depends = [depends] if isinstance(depends, str) else list(depends)
+    return set(references(resource.get("Properties", {}))) | set(depends)
+
+
+class StackDeletionFailed(Exception):
+    """Resources of a stack that could not be deleted, each with its error."""
+
+
+def _delete_resources(resource_map: Any) -> None:
+    """moto's ResourceMap.delete, in reverse dependency order (what nothing left refers
+    to first; then, as moto does, anything, for dependencies the template does not show);
+    raises StackDeletionFailed naming each resource left and its error."""
+    templates = resource_map._resource_json_map
+    retained = {"Retain", "RetainExceptOnCreate"}
+    remaining = {k for k, v in templates.items() if v.get("DeletionPolicy") not in retained}
+    needs = {k: _needs(v) & templates.keys() - {k} for k, v in templates.items()}
+    errors: dict[str, Exception] = {}
+
+    def delete_one(logical_id: str) -> bool:
+        parsed = resource_map._parsed_resources.get(logical_id)
+        try:
+            if not isinstance(parsed, str) and parsed is not None:
+                resource_map._delete_resource(parsed, templates[logical_id])
+                resource_map._parsed_resources.pop(logical_id)
+        except Exception as exc:
+            errors[logical_id] = exc
+            return False
+        errors.pop(logical_id, None)
+        remaining.discard(logical_id)
+        return True
+
+    while remaining:
+        free = sorted(k for k in remaining if not any(k in needs[o] for o in remaining))
+        if [k for k in free if delete_one(k)]:
+            continue
+        if [k for k in sorted(remaining) if delete_one(k)]:
+            continue
+        break
+    # What is gone stays gone: moto creates a resource of the map again on any read (a
+    # DescribeStacks of the deleted stack, reading its outputs, made a new VPC).
+    resource_map._resource_json_map = {
+        k: v for k, v in templates.items() if k in resource_map._parsed_resources
+    }
+    if remaining:
+        raise StackDeletionFailed(
+            "; ".join(
+                f"{k} ({templates[k].get('Type')}): {type(e).__name__}: {e}"
+                for k, e in sorted(errors.items())
+                if k in remaining
+            )
+        )
+
+
+def delete_stacks_as_cloudformation_does() -> None:
+    """Stack deletion as CloudFormation runs it.
+
+    moto deletes a stack's resources in no particular order (retrying what fails), so a
+    custom resource's provider could go before its Delete event, and a bucket before the
+    custom resource that empties it; it deletes a bucket that still holds objects by
+    skipping it silently; and a failed deletion answers the DeleteStack call with an error
+    and forgets the stack. Here resources go in reverse dependency order (what nothing left
+    refers to first; moto's retries stay for dependencies the template does not show), a
+    bucket that still holds objects fails the deletion (``BucketNotEmpty``), and a failed
+    deletion leaves the stack in ``DELETE_FAILED``, its reason in the stack's events.
+    """
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+    from moto.cloudformation.parsing import ResourceMap  # noqa: PLC0415
+    from moto.s3.exceptions import BucketNotEmpty  # noqa: PLC0415
+    from moto.s3.models import FakeBucket, s3_backends  # noqa: PLC0415
+    from moto.utilities.utils import get_partition  # noqa: PLC0415
+
+    def delete_bucket(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if backend.get_bucket(resource_name).keys:
+            raise BucketNotEmpty(resource_name)
+        backend.delete_bucket(resource_name)
+
+    original_delete_stack = CloudFormationBackend.delete_stack
+
+    def forget_outputs_of_what_is_gone(stack: Any) -> None:
+        gone = set(stack.template_dict.get("Resources", {})) - set(
+            stack.resource_map._resource_json_map
+        )
+        outputs = stack.output_map._output_json_map or {}
+        stack.output_map._output_json_map = {
+            k: v for k, v in outputs.items() if not set(references(v)) & gone
+        }
+        stack.output_map._parsed_outputs = {}
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        stack = next(
+            (s for s in self.stacks.values() if name_or_stack_id in {s.stack_id, s.name}), None
+        )
+        try:
+            original_delete_stack(self, name_or_stack_id)
+        except Exception as exc:
+            if stack is None:
+                raise
+            reason = str(exc) if isinstance(exc, StackDeletionFailed) else repr(exc)
+            self.deleted_stacks.pop(stack.stack_id, None)
+            self.stacks[stack.stack_id] = stack
+            stack.status = "DELETE_FAILED"
+            stack.stack_status_reason = reason
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
+        finally:
+            if stack is not None:
+                forget_outputs_of_what_is_gone(stack)
+
+    ResourceMap.delete = _delete_resources  # type: ignore[method-assign,assignment]
+    FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)  # type: ignore[method-assign,assignment]
+    CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+
+
+def execute_change_sets_as_cloudformation_does() -> None:
+    """A stack created or updated through a change set (what `cdk deploy` does) has the
+    outputs of its template and publishes its exports, as one made by CreateStack does
+    (moto kept the outputs of the empty template the change set was reviewed with,
+    registered no export and resolved ``Fn::ImportValue`` against no exports at all), and a
+    change set is found by name within its stack (the
+    CDK CLI names every stack's ``cdk-deploy-change-set``). A failure while executing (a
+    custom resource's provider answered FAILED, say) leaves the stack rolled back
+    (``ROLLBACK_COMPLETE`` / ``UPDATE_ROLLBACK_COMPLETE``) with the reason in its events, as
+    CloudFormation reports it, instead of answering ExecuteChangeSet with an error and
+    leaving the stack in progress forever (moto rolls nothing back: resources created
+    before the failure stay until the stack is deleted)."""
+    from moto.cloudformation.exceptions import ValidationError  # noqa: PLC0415
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original = CloudFormationBackend.execute_change_set
+
+    def find(self: Any, change_set_name: str, stack_name: str | None) -> Any:
+        if change_set_name in self.change_sets:
+            return self.change_sets[change_set_name]
+        for change_set in reversed(list(self.change_sets.values())):
+            if change_set.change_set_name == change_set_name and (
+                stack_name in (None, change_set.stack_name, change_set.stack_id)
+            ):
+                return change_set
+        raise ValidationError(stack_name or change_set_name)
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = find(self, change_set_name, stack_name)
+        stack = self.stacks[change_set.stack_id]
+        # the region's exports, for Fn::ImportValue (moto gave a change set's stack none)
+        stack.cross_stack_resources = stack.resource_map.cross_stack_resources = self.exports
+        try:
+            original(self, change_set.change_set_id, stack_name)
+        except Exception as exc:
+            reason = str(getattr(exc, "message", None) or exc)
+            failed = "CREATE_FAILED" if change_set.change_set_type == "CREATE" else "UPDATE_FAILED"
+            stack._add_stack_event(failed, resource_status_reason=reason)
+            stack.status = (
+                "ROLLBACK_COMPLETE"
+                if change_set.change_set_type == "CREATE"
+                else "UPDATE_ROLLBACK_COMPLETE"
+            )
+            stack._add_stack_event(stack.status, resource_status_reason=reason)
+            stack.stack_status_reason = reason
+            change_set.execution_status = "EXECUTE_FAILED"
+            return
+        stack._parse_template()  # moto keeps the outputs of the (empty) review template
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()
+        for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+            del self.exports[name]
+        self._validate_export_uniqueness(stack)
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
+def report_list_parameters_as_given() -> None:
+    """A ``CommaDelimitedList`` / ``List<...>`` parameter is reported as the text it was
+    given (``""``, ``"a,b"``), as CloudFormation does; moto printed its Python list
+    (``['']``), which `cdk bootstrap` then read back as a trusted account named ``['']``."""
+    from moto.cloudformation.models import Stack  # noqa: PLC0415
+
+    def parameter_list(self: Any) -> list[dict[str, Any]]:
+        hidden = self.resource_map.no_echo_parameter_keys
+        return [
+            {
+                "ParameterKey": key,
+                "ParameterValue": "****"
+                if key in hidden
+                else ",".join(map(str, value))
+                if isinstance(value, list)
+                else value,
+            }
+            for key, value in self.resource_map.resolved_parameters.items()
+        ]
+
+    Stack.parameter_list = property(parameter_list)  # type: ignore[assignment,method-assign]
+
+
+def create_kms_keys_with_cloudformation_tags() -> None:
+    """``AWS::KMS::Key`` with ``Tags`` (CloudFormation's ``Key``/``Value``): moto's
+    CloudFormation passes them to its KMS API, which reads ``TagKey``/``TagValue``, and
+    crashes the stack (``'TagKey'``)."""
+    from moto.kms.models import Key  # noqa: PLC0415
+
+    original = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        /,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        properties["Tags"] = [
+            {"TagKey": t.get("Key", t.get("TagKey")), "TagValue": t.get("Value", t.get("TagValue"))}
+            for t in properties.get("Tags") or []
+        ]
+        adapted = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, adapted, account_id, region_name, **kwargs)
+
+    Key.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+STAND_IN_PREFIX = "local-cloud-stand-in"  # physical ids of resources moto cannot create
+
+
+def stand_in_for_types_moto_lacks() -> None:
+    """A resource of a type moto's CloudFormation does not implement (CloudWatch alarms,
+    bucket and queue policies, CloudFront, ...) gets a stand-in: nothing is created, but
+    the stack is (moto skipped the resource and then failed the stack on the first ``Ref``
+    or ``Fn::GetAtt`` to it, a dashboard reading its alarms, say). ``Ref`` gives a physical
+    id starting ``local-cloud-stand-in``, ``Fn::GetAtt`` of ``Arn`` an ARN of the type's
+    service, any other attribute ``<physical id>.<attribute>``; DescribeStackResources lists
+    it with that id, so whoever deployed can tell (the runner reports each one)."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
+
+    class StandIn(CloudFormationModel):
+        def __init__(self, name: str, kind: str, account_id: str, region_name: str) -> None:
+            self.name = name
+            self.kind = kind
+            self.account_id = account_id
+            self.region_name = region_name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::LocalCloud::StandIn"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return True
+
+        def is_created(self) -> bool:
+            return True
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            if attribute_name == "Arn":
+                _, service, kind = [*self.kind.lower().split("::"), "", ""][:3]
+                return f"arn:aws:{service}:{self.region_name}:{self.account_id}:{kind}/{self.name}"
+            return f"{self.name}.{attribute_name}"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Any:
+            name = f"{STAND_IN_PREFIX}-{kwargs['LogicalId']}-{uuid.uuid4().hex[:8]}"
+            return cls(name, str(kwargs["ResourceType"]), account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            return original_resource
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            return None
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            return None
+
+    original = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        if resource_type in parsing.NULL_MODELS:
+            return StandIn
+        found = original(resource_type)
+        return StandIn if found is None else found
+
+    parsing.resource_class_from_type = resource_class_from_type
+
+
+def _gone_already(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return "NotFound" in text or "does not exist" in text or "InvalidAssociationID" in text
+
+
+def delete_what_moto_never_deletes() -> None:
+    """Resource types moto's CloudFormation creates but never deletes with their stack
+    (it skips them silently: they stay in the emulation, and a VPC whose route tables
+    stay cannot go): route tables, routes, subnet associations, internet gateways and
+    their attachments, VPC endpoints, flow logs, load balancer listeners, rules and target
+    groups are deleted through their service's backend. What is gone already counts as
+    deleted."""
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+    from moto.ec2.models.flow_logs import FlowLogs  # noqa: PLC0415
+    from moto.ec2.models.internet_gateways import InternetGateway  # noqa: PLC0415
+    from moto.ec2.models.route_tables import Route, RouteTable  # noqa: PLC0415
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation  # noqa: PLC0415
+    from moto.ec2.models.vpcs import VPCEndPoint  # noqa: PLC0415
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment  # noqa: PLC0415
+    from moto.elbv2.models import (  # noqa: PLC0415
+        FakeListener,
+        FakeListenerRule,
+        FakeTargetGroup,
+        elbv2_backends,
+    )
+
+    def disassociate(ec2: Any, resource: Any) -> None:
+        table = ec2.get_route_table(resource.route_table_id)
+        for association, subnet in list(table._associations.items()):
+            if subnet == resource.subnet_id:
+                ec2.disassociate_route_table(association)
+
+    def detach(ec2: Any, resource: Any) -> None:
+        if str(resource.gateway_id).startswith("igw-"):
+            ec2.detach_internet_gateway(resource.gateway_id, resource.vpc_id)
+        else:
+            ec2.detach_vpn_gateway(resource.gateway_id, resource.vpc_id)
+
+    ec2_deleters: dict[type, Callable[[Any, Any], Any]] = {
+        RouteTable: lambda ec2, r: ec2.delete_route_table(r.id),
+        Route: lambda ec2, r: ec2.delete_route(r.route_table.id, r.destination_cidr_block),
+        SubnetRouteTableAssociation: disassociate,
+        VPCGatewayAttachment: detach,
+        InternetGateway: lambda ec2, r: ec2.delete_internet_gateway(r.id),
+        VPCEndPoint: lambda ec2, r: ec2.delete_vpc_endpoints([r.id]),
+        FlowLogs: lambda ec2, r: ec2.delete_flow_logs([r.id]),
+    }
+    elbv2_deleters: dict[type, Callable[[Any, Any], Any]] = {
+        FakeListenerRule: lambda elbv2, r: elbv2.delete_rule(r.arn),
+        FakeListener: lambda elbv2, r: elbv2.delete_listener(r.arn),
+        FakeTargetGroup: lambda elbv2, r: elbv2.delete_target_group(r.arn),
+    }
+
+    def install(kind: type, backends: Any, deleter: Callable[[Any, Any], Any]) -> None:
+        def delete(self: Any, account_id: str, region_name: str) -> None:
+            try:
+                deleter(backends[account_id][region_name], self)
+            except Exception as exc:
+                if not _gone_already(exc):
+                    raise
+
+        kind.delete = delete  # type: ignore[attr-defined]
+
+    for kind, deleter in ec2_deleters.items():
+        install(kind, ec2_backends, deleter)
+    for kind, deleter in elbv2_deleters.items():
+        install(kind, elbv2_backends, deleter)
+
+
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     stream_dynamodb_changes_without_delivering_them()
     make_dynamodb_writes_atomic()
     create_ingress_from_prefix_lists()
+    create_kms_keys_with_cloudformation_tags()
     print_cloudformation_crashes()
     name_lambda_versions_by_arn()
     speed_up_moto_sqs_clock()
+    read_templates_from_this_emulation()
+    stand_in_for_types_moto_lacks()
+    execute_change_sets_as_cloudformation_does()
+    delete_stacks_as_cloudformation_does()
+    delete_what_moto_never_deletes()
+    report_list_parameters_as_given()
     if hook_url:
+        from local_cloud.services import custom_resources  # noqa: PLC0415 - imports this module
+
         route_lambda_invocations(hook_url)
-        create_generic_custom_resources()
-        wait_for_custom_resources(hook_url)
+        custom_resources.create_generic_custom_resources()
+        custom_resources.run_custom_resources(hook_url)
         deliver_rule_targets_to_lambda(hook_url)
         deliver_sns_as_aws_does(hook_url)
     send_s3_events_as_aws_does()

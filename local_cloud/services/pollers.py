@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local_cloud.aws import client
 from local_cloud.services.environments import InvokeResult
+from local_cloud.services.polling import PollerThreads
 
 log = logging.getLogger("local_cloud")
 
@@ -153,7 +153,7 @@ def _latest_copies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 Invoke = Callable[[str, dict[str, Any]], InvokeResult]
 
 
-class MappingRunner:
+class MappingRunner(PollerThreads):
     """Polls one mapping's queue with a few threads until stop()."""
 
     def __init__(
@@ -169,48 +169,20 @@ class MappingRunner:
         self._aws_url = aws_url
         self._region = region
         self.pollers = max(1, min(mapping.maximum_concurrency or max_pollers, max_pollers))
-        self._stop = threading.Event()
-        self._running = threading.Event()  # cleared while paused
-        self._running.set()
-        self._parked = threading.Semaphore(0)
-        self._threads: list[threading.Thread] = []
+        super().__init__()
 
     def start(self) -> None:
         if not self.mapping.enabled:
             return
         for index in range(self.pollers):
-            thread = threading.Thread(
-                target=self._run, name=f"esm-{self.mapping.queue_name}-{index}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
-    def pause(self) -> None:
-        """Return once no poller will receive again until resume() (tests use this)."""
-        self._running.clear()
-        for _ in self._threads:
-            self._parked.acquire(timeout=120)  # a poller finishes its batch first
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def join(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            self._spawn(self._run, f"esm-{self.mapping.queue_name}-{index}")
 
     def _run(self) -> None:
         sqs = client("sqs", self._aws_url, self._region)
         account = self.mapping.queue_arn.split(":")[4]
         queue_url = None
         while not self._stop.is_set():
-            if not self._running.is_set():
-                self._parked.release()
-                self._running.wait()
+            if self._parked_while_paused():
                 continue
             try:
                 if queue_url is None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from local_cloud.aws import client
 from local_cloud.services.environments import MAX_REQUEST_PAYLOAD, InvokeResult, serialize
 from local_cloud.services.event_filter import parse_filters, passes
 from local_cloud.services.invocations import qualified
+from local_cloud.services.polling import PollerThreads
 
 log = logging.getLogger("local_cloud")
 
@@ -276,7 +276,7 @@ class BatchProcessor:
             pending.insert(0, (rest, attempts))
 
 
-class StreamRunner:
+class StreamRunner(PollerThreads):
     """Polls one mapping's stream (one thread per shard) until stop()."""
 
     def __init__(self, mapping: StreamMapping, invoke: Invoke, aws_url: str, region: str) -> None:
@@ -284,11 +284,7 @@ class StreamRunner:
         self._invoke = invoke
         self._aws_url = aws_url
         self._region = region
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._parked = threading.Semaphore(0)
-        self._threads: list[threading.Thread] = []
+        super().__init__()
         self._patterns = mapping.patterns()
 
     def start(self) -> None:
@@ -297,32 +293,8 @@ class StreamRunner:
         streams = client("dynamodbstreams", self._aws_url, self._region)
         description = streams.describe_stream(StreamArn=self.mapping.stream_arn)
         for shard in description["StreamDescription"].get("Shards", []):
-            thread = threading.Thread(
-                target=self._run,
-                args=(shard["ShardId"],),
-                name=f"ddb-{self.mapping.table_name}-{shard['ShardId'][-8:]}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
-    def pause(self) -> None:
-        """Return once no shard poller will invoke again until resume() (tests use this)."""
-        self._running.clear()
-        for _ in self._threads:
-            self._parked.acquire(timeout=120)
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def join(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            name = f"ddb-{self.mapping.table_name}-{shard['ShardId'][-8:]}"
+            self._spawn(self._run, name, shard["ShardId"])
 
     # -- one shard ----------------------------------------------------------------------
     def _run(self, shard_id: str) -> None:
@@ -339,9 +311,7 @@ class StreamRunner:
         buffer: list[dict[str, Any]] = []
         first_seen = 0.0
         while not self._stop.is_set():
-            if not self._running.is_set():
-                self._parked.release()
-                self._running.wait()
+            if self._parked_while_paused():
                 continue
             try:
                 if iterator is None:

@@ -241,7 +241,7 @@ def test_banner_fits_one_screen_with_what_runs_what_to_try_and_one_line_of_gaps(
     assert "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in text
     # one summary line, by kind with counts; the full list is not in the banner
     (gaps,) = [line for line in lines if line.startswith("not emulated:")]
-    assert "2 custom resources (+2 serving them)" in gaps  # one refused here
+    assert "1 custom resource" in gaps  # refused here; the Node.js one runs
     assert "1 Docker image asset (cannot build images)" in gaps
     assert "1 public parameter/layer stood in" in gaps
     assert "moto gaps worked around" in gaps
@@ -259,7 +259,8 @@ def test_the_banner_uploads_the_example_file_and_still_fits_one_screen(cloud):
 def test_status_lists_everything_not_emulated_by_kind(cloud):
     report = status_report(cloud)
 
-    assert "Custom::VpcRestrictDefaultSG" in report
+    assert "Sample-Custom/Refused (AWS::CloudFormation::CustomResource)" in report
+    assert "Custom::VpcRestrictDefaultSG" not in report  # its Node.js provider runs
     assert "AWS::SQS::QueuePolicy" in report
     assert "/aws/service/powertools" in report
     # the sample app's container image is reported, not silently skipped
@@ -269,6 +270,11 @@ def test_status_lists_everything_not_emulated_by_kind(cloud):
     assert f"{asset.asset_id}: built from {asset.source}: not built" in report
     for spec in cloud.functions.specs.values():
         assert spec.name in report
+    # custom resources' providers (CDK's Node.js one among them) come after the app's own
+    lines = [line for line in report.splitlines() if line.strip().startswith("function ")]
+    marked = [i for i, line in enumerate(lines) if "(a custom resource's provider)" in line]
+    assert any("CustomVpcRestrictDefaultSG" in lines[i] for i in marked)
+    assert marked == list(range(len(lines) - len(marked), len(lines)))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Invocations moto makes, run by the runner: the Invoke API, asynchronous retries and
-destinations, custom resources whose provider is a Python function of the assembly."""
+destinations, custom resources whose provider is a Python or Node.js function (Create,
+Update and Delete), and the bootstrap the deployer makes."""
 
 from __future__ import annotations
 
@@ -257,3 +258,79 @@ def test_a_custom_resource_whose_provider_fails_here_is_left_out_and_reported(cl
     assert refused.kind == "custom-resource"
     assert "its provider ran here and failed: asked to fail" in refused.detail
     assert "RefusedText" not in cloud.outputs
+
+
+def test_a_python_providers_physical_id_is_what_ref_gives(cloud):
+    detail = cloud.client("cloudformation").describe_stack_resource(
+        StackName="Sample-Custom", LogicalResourceId="Greeting"
+    )["StackResourceDetail"]
+    assert detail["PhysicalResourceId"] == "greeting-sample"  # the provider's answer
+
+
+def rules(ec2: Any, group: str) -> tuple[int, int]:
+    (found,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    return len(found["IpPermissions"]), len(found["IpPermissionsEgress"])
+
+
+def test_cdks_node_provider_restricted_the_default_security_group(cloud):
+    ec2 = cloud.client("ec2")
+    (vpc,) = cloud.resources("AWS::EC2::VPC")
+    (group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]
+    assert rules(ec2, group["GroupId"]) == (0, 0)
+    assert not [d for d in cloud.differences if "VpcRestrictDefaultSG" in d.subject]
+
+
+def test_a_node_provider_gets_create_update_and_delete_as_its_stack_changes(cloud):
+    # CDK's Node.js provider of the sample app, serving a stack of its own
+    ec2, cfn = cloud.client("ec2"), cloud.client("cloudformation")
+    (provider,) = [
+        arn
+        for arn in (
+            cloud.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+            for name in cloud.resources("AWS::Lambda::Function")
+        )
+        if "CustomVpcRestrictDefaultSG" in arn
+    ]
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    first, second = (
+        ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        for name in ("first", "second")
+    )
+    assert rules(ec2, first) == (0, 1)  # a new group lets everything out
+
+    def template(group: str) -> str:
+        restrict = {
+            "Type": "Custom::VpcRestrictDefaultSG",
+            "Properties": {
+                "ServiceToken": provider,
+                "DefaultSecurityGroupId": group,
+                "Account": "123456789012",
+            },
+        }
+        return json.dumps({"Resources": {"Restrict": restrict}})
+
+    cfn.create_stack(StackName="Probe", TemplateBody=template(first))
+    assert rules(ec2, first) == (0, 0)  # Create: restricted
+    cfn.update_stack(StackName="Probe", TemplateBody=template(second))
+    assert rules(ec2, first) == (1, 1)  # Update to another group: the old one is restored
+    assert rules(ec2, second) == (0, 0)
+    cfn.delete_stack(StackName="Probe")
+    assert rules(ec2, second) == (1, 1)  # Delete: restored
+    with pytest.raises(ClientError):
+        cfn.describe_stacks(StackName="Probe")
+
+
+def test_the_bootstrap_is_the_cdk_clis_own_toolkit_stack(cloud):
+    cfn = cloud.client("cloudformation")
+    (toolkit,) = cfn.describe_stacks(StackName="CDKToolkit")["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in toolkit["Outputs"]}
+
+    assert toolkit["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs["BucketName"] == "cdk-hnb659fds-assets-123456789012-us-east-1"
+    version = cloud.client("ssm").get_parameter(Name="/cdk-bootstrap/hnb659fds/version")
+    assert version["Parameter"]["Value"] == outputs["BootstrapVersion"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in toolkit["Parameters"]}
+    assert parameters["FileAssetsBucketKmsKeyId"] == "AWS_MANAGED_KEY"  # as `cdk bootstrap`
+    assert parameters["TrustedAccounts"] == ""

@@ -1,10 +1,10 @@
-"""Template copy: custom resources left out with what serves them; public SSM defaults moved."""
+"""Template copy: custom resources left out with what serves them; SSM parameters to seed."""
 
 from __future__ import annotations
 
 import copy
 
-from local_cloud.deploy.template_prep import LOCAL_PARAMETER_PREFIX, prepare_template, references
+from local_cloud.deploy.template_prep import prepare_template, references
 
 CUSTOM = {
     "Resources": {
@@ -101,7 +101,7 @@ PARAMS = {
 }
 
 
-def test_public_ssm_defaults_move_to_a_local_path_and_are_seeded():
+def test_ssm_parameters_are_seeds_at_their_own_path_and_the_template_is_unchanged():
     prepared = prepare_template(
         "Compute",
         PARAMS,
@@ -110,16 +110,14 @@ def test_public_ssm_defaults_move_to_a_local_path_and_are_seeded():
     )
 
     seeds = {s.template_parameter: s for s in prepared.seeds}
-    params = prepared.template["Parameters"]
-    assert params["Powertools"]["Default"] == (
-        LOCAL_PARAMETER_PREFIX + "/aws/service/powertools/python/arm64/python3.14/3.37.0"
-    )
+    # the public parameter is held by the emulation where the template names it, so the
+    # same template deploys through the CDK CLI too
+    assert prepared.template["Parameters"] == PARAMS["Parameters"]
+    assert seeds["Powertools"].path == "/aws/service/powertools/python/arm64/python3.14/3.37.0"
     assert seeds["Powertools"].kind == "layer"
     assert seeds["BootstrapVersion"].kind == "bootstrap"
-    assert params["BootstrapVersion"]["Default"] == "/cdk-bootstrap/hnb659fds/version"
-    # a public parameter the emulation already knows stays as it is
+    # a public parameter the emulation already knows is no seed
     assert "Ami" not in seeds
-    assert params["Ami"]["Default"].startswith("/aws/service/ami")
     assert "Plain" not in seeds
 
 
@@ -142,19 +140,3 @@ def test_types_moto_cannot_create_are_left_out_with_their_readers():
     assert "does not implement" in reasons["Alarm"]
     assert "Alarm" in reasons["Dashboard"]
     assert set(prepared.template["Resources"]) == {"Queue"}
-
-
-def test_kms_key_tags_are_renamed_for_moto():
-    template = {
-        "Resources": {
-            "Key": {
-                "Type": "AWS::KMS::Key",
-                "Properties": {"Tags": [{"Key": "stage", "Value": "dev"}]},
-            }
-        }
-    }
-    prepared = prepare_template("Data", template)
-    assert prepared.template["Resources"]["Key"]["Properties"]["Tags"] == [
-        {"TagKey": "stage", "TagValue": "dev"}
-    ]
-    assert prepared.patches

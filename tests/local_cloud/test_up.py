@@ -56,7 +56,7 @@ def test_up_serves_then_stops_cleanly_on_a_signal(sample_assembly, tmp_path, cap
         # and `status` prints the full report up wrote, with the live part
         assert main(["status", "--state-file", str(tmp_path / "state.json")]) == 0
         status = capsys.readouterr().out
-        assert "Custom::VpcRestrictDefaultSG" in status
+        assert "AWS::SQS::QueuePolicy" in status
         assert "live:" in status
     finally:
         process.send_signal(signum)

@@ -12,9 +12,9 @@ authentication it was meant to have.
 """
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # tests: imported as lambdas.edge.viewer_request.edge_config
@@ -46,11 +46,12 @@ class EdgeConfig:
     auth: AuthConfig | None
 
 
-def load_config(path: Path) -> EdgeConfig:
+def load_config(path: str | os.PathLike[str]) -> EdgeConfig:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as config:
+            data = json.load(config)
     except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read {path.name}: {error}") from None
+        raise ConfigError(f"cannot read {os.path.basename(path)}: {error}") from None
     return parse_config(data)
 
 

@@ -7,8 +7,8 @@ top-level modules; tests import it as ``lambdas.edge.viewer_request.handler``, w
 they are package members. Each module picks the matching import form (``__package__``).
 """
 
+import os
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # tests: imported as lambdas.edge.viewer_request.handler
@@ -18,7 +18,8 @@ else:  # Lambda: the asset directory is on sys.path
     from edge_config import CONFIG_FILE, load_config
     from gate import ViewerRequestGate, build_gate
 
-CONFIG_PATH = Path(__file__).resolve().with_name(CONFIG_FILE)
+# os.path, not pathlib: pathlib is not otherwise imported, and every cold start would pay it.
+CONFIG_PATH = os.path.join(os.path.dirname(os.path.realpath(__file__)), CONFIG_FILE)
 
 
 @cache

@@ -9,7 +9,6 @@ request is answered 503 rather than 401 (the token may well be good).
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,11 @@ def fetch_url(url: str) -> bytes:
     """GET the JWKS document (HTTPS only; edge_config refuses any other scheme)."""
     if not url.startswith("https://"):
         raise KeysUnavailable("the JWKS URL is not HTTPS")
+    # Imported here, not at init: it pulls in http.client, email and ssl, a third of the
+    # function's cold start, and only a request carrying a token ever fetches (which then
+    # waits on the network far longer than on this import).
+    import urllib.request  # noqa: PLC0415
+
     request = urllib.request.Request(  # noqa: S310 (https only, checked above)
         url, headers={"Accept": "application/json", "User-Agent": "orders-edge"}
     )

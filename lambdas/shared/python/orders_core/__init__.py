@@ -2,7 +2,7 @@
 
 The top-level modules are the small core every function may use: the order model
 (``model``), ``limits``, ``jsonutil``, ``versioning``, ``retry``, the settings base
-(``settings``), ``observability`` (logger, metrics, tracer and every metric name) and
+(``settings``), ``observability`` (logger, metrics, tracing policy, every metric name) and
 ``http`` (the refusal family and JSON error body of HTTP functions). Each function's own
 logic and data access live in the package named after it: ``orders_core.ingest``,
 ``orders_core.process``.
