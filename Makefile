@@ -109,7 +109,8 @@ capacity: install  ## bounded load sweep on the local cloud; writes docs/capacit
 
 local: synth  ## run the system locally: ALB front door :8080, AWS API :4566
 	python -m local_cloud up --assembly $(OUT) \
-		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}'
+		--example-body '{"order_id": "123", "item": "Kopi Susu", "qty": 2}' \
+		--example-file samples/transactions.csv
 
 # bootstrap/deploy/diff/destroy synthesize into $(OUT) too. Non-interactive runs (CI, the
 # e2e test) set CDK_YES=true: the CLI reads it as its --yes, which answers the

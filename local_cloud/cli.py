@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("LOCAL_EXAMPLE_BODY"),
         help="JSON body for the banner's curl line",
     )
+    up.add_argument(
+        "--example-file",
+        default=os.environ.get("LOCAL_EXAMPLE_FILE"),
+        help="file for the banner's upload line (aws s3 cp FILE s3://<bucket>/<prefix>)",
+    )
     command("status", "what runs, what is not emulated (in full), faults and queue depths")
     command("orders", "list the items of every deployed table")
     dlq = command("dlq", "show dead-letter queue messages and why they are there")
@@ -92,6 +97,7 @@ def _up(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         log_dir=args.log_dir,
         example_body=args.example_body,
+        example_file=args.example_file,
         state_file=args.state_file,
     )
 

@@ -27,6 +27,7 @@ def run_up(
     log_dir: str,
     example_body: str | None,
     state_file: str,
+    example_file: str | None = None,
 ) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     stop = threading.Event()
@@ -52,7 +53,7 @@ def run_up(
         cloud.start()
         report = write_status(state_file, cloud)
         write_state(state_file, cloud.aws_url, cloud.region, cloud.log_dir)
-        print(render(cloud, example, report), flush=True)
+        print(render(cloud, example, report, example_file), flush=True)
         while not stop.is_set():
             stop.wait(1.0)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import contextlib
 import copy
 import itertools
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -49,6 +50,11 @@ def disable_moto_sqs_delivery() -> None:
     Queue.lambda_event_source_mappings = _NoEventSourceMappings()  # type: ignore[assignment]
 
 
+# A TransactWriteItems in progress on this thread: its stream records wait here, emitted
+# only when it commits (see make_dynamodb_writes_atomic).
+_TRANSACTION = threading.local()
+
+
 def stream_dynamodb_changes_without_delivering_them() -> None:
     """Keep every DynamoDB stream record, in order, for the runner's stream pollers.
 
@@ -57,11 +63,10 @@ def stream_dynamodb_changes_without_delivering_them() -> None:
     (``len(records) + start``) start again from the beginning: the same numbers twice.
     The emulation process switches that delivery off (tables report no mappings, as queues
     do), numbers records under a lock (concurrent writes could share a number), stamps the
-    table's region (moto writes us-east-1), and bounds the shard iterators moto keeps
-    (one per GetRecords, forever).
+    table's region (moto writes us-east-1), writes no record for a put or update that
+    changes nothing (as DynamoDB; moto wrote a MODIFY with equal images), and bounds the
+    shard iterators moto keeps (one per GetRecords, forever).
     """
-    import threading  # noqa: PLC0415
-
     from moto.dynamodb.models.table import StreamRecord, StreamShard, Table  # noqa: PLC0415
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend  # noqa: PLC0415
 
@@ -69,6 +74,12 @@ def stream_dynamodb_changes_without_delivering_them() -> None:
     lock = threading.Lock()
 
     def add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return  # DynamoDB Streams writes no record for a write that changes no data
+        pending = getattr(_TRANSACTION, "records", None)
+        if pending is not None:
+            pending.append((self, old, new))
+            return
         view = self.table.stream_specification["StreamViewType"]
         event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
         with lock:
@@ -87,6 +98,89 @@ def stream_dynamodb_changes_without_delivering_them() -> None:
         return answer
 
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+
+
+class _CopyKeepingTables:
+    """moto.dynamodb.models' ``copy``, except that a Table is not copied (see below)."""
+
+    def __init__(self, table_type: type) -> None:
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, self._table_type) else copy.deepcopy(value, memo)
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Conditional writes and transactions atomic, as DynamoDB's are, in moto's threaded
+    server.
+
+    moto checks a write's condition and then writes, with nothing between two requests:
+    two conditional writes of one item (two updates of a customer's total, each
+    conditioned on the revision it read) could both pass and one be lost. Its
+    TransactWriteItems deep-copied every table it names first (its rollback), which a
+    concurrent write to that table crashed ("dictionary changed size during iteration",
+    a 500) or, on rollback, silently undid; and which costs the whole table on every
+    transaction. Here one lock orders every PutItem, UpdateItem, DeleteItem (BatchWriteItem
+    is made of those) and TransactWriteItems; a transaction keeps a copy of only the items
+    it names, puts them back if it is cancelled, and its stream records are emitted when
+    it commits (none if it is cancelled).
+    """
+    from moto.dynamodb import models  # noqa: PLC0415
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    backend = models.DynamoDBBackend
+    lock = threading.RLock()
+
+    def locked(method: Any) -> Any:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        return run
+
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(backend, name, locked(getattr(backend, name)))
+    models.copy = _CopyKeepingTables(Table)  # type: ignore[assignment,attr-defined]
+    original = backend.transact_write_items
+
+    def touched(self: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
+        """(table, key, a copy of the item or None) for each item the transaction names."""
+        found = []
+        for entry in transact_items:
+            for op in entry.values():
+                name = op.get("TableName") if isinstance(op, dict) else None
+                if name not in self.tables:
+                    continue
+                table = self.tables[name]
+                key = op.get("Key")
+                if key is None and isinstance(op.get("Item"), dict):
+                    names = [table.hash_key_attr, table.range_key_attr]
+                    key = {k: op["Item"][k] for k in names if k and k in op["Item"]}
+                if isinstance(key, dict):
+                    with contextlib.suppress(Exception):  # moto itself reports a bad key
+                        found.append((name, key, copy.deepcopy(self.get_item(name, key))))
+        return found
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with lock:
+            saved = touched(self, transact_items)
+            records: list[tuple[Any, Any, Any]] = []
+            _TRANSACTION.records = records
+            try:
+                original(self, transact_items)
+            except BaseException:
+                for name, key, item in saved:  # as they were; their records are dropped
+                    if item is None:
+                        self.delete_item(name, key)
+                    else:
+                        self.put_item(name, item.to_json()["Attributes"])
+                raise
+            finally:
+                _TRANSACTION.records = None
+            for shard, old, new in records:
+                shard.add(old, new)
+
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def speed_up_moto_sqs_clock() -> None:
@@ -1073,6 +1167,7 @@ def delete_what_moto_never_deletes() -> None:
 def apply_moto_patches(hook_url: str | None = None) -> None:
     disable_moto_sqs_delivery()
     stream_dynamodb_changes_without_delivering_them()
+    make_dynamodb_writes_atomic()
     create_ingress_from_prefix_lists()
     create_kms_keys_with_cloudformation_tags()
     print_cloudformation_crashes()

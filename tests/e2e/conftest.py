@@ -29,12 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("E2E_ASSEMBLY"):
         return Path(os.environ["E2E_ASSEMBLY"])
-    outdir = tmp_path_factory.mktemp("app") / "cdk.out"
+    return synth_app(tmp_path_factory.mktemp("app") / "cdk.out")
+
+
+def synth_app(outdir: Path, **settings: Any) -> Path:
+    """Synthesize the app (dev stage) with cdk.json's context and these settings over it."""
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     env = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({**context, "stage": "dev"}),
+        "CDK_CONTEXT_JSON": json.dumps({**context, "stage": "dev", **settings}),
     }
     done = subprocess.run(
         [sys.executable, "app.py"],
@@ -49,7 +53,9 @@ def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
-def boot(assembly: Path, logs: Path, fault_rate: float = 0.0) -> LocalCloud:
+def boot(
+    assembly: Path, logs: Path, fault_rate: float = 0.0, async_retry_scale: float = 1.0
+) -> LocalCloud:
     return LocalCloud(
         assembly,
         http_port=0,
@@ -58,6 +64,7 @@ def boot(assembly: Path, logs: Path, fault_rate: float = 0.0) -> LocalCloud:
         fault_rate=fault_rate,
         fault_seed=42,
         log_dir=logs,
+        async_retry_scale=async_retry_scale,
     )
 
 

@@ -228,6 +228,17 @@ def test_banner_fits_one_screen_with_what_runs_what_to_try_and_one_line_of_gaps(
     assert f"aws --endpoint-url {cloud.aws_url} dynamodb scan --table-name {table}" in text
     assert "python -m local_cloud orders" in text
     assert "python -m local_cloud status" in text
+    # an upload where the bucket's EventBridge rule leads (its pattern's key prefix), and a
+    # peek at the queue the topic delivers to
+    bucket = cloud.outputs["UploadsBucketName"]
+    function = cloud.outputs["NotifiedFunctionName"]
+    assert f"s3 cp <file> s3://{bucket}/incoming/    # -> {function}" in text
+    inbox = cloud.outputs["AlertInboxUrl"].rsplit("/", 1)[-1]
+    (peek,) = [line for line in lines if "sqs receive-message" in line]
+    assert f"/{inbox} --visibility-timeout 0" in peek
+    topic = cloud.outputs["AlertsTopicArn"].rsplit(":", 1)[-1]
+    assert peek.endswith(f"# what {topic} delivered")
+    assert "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in text
     # one summary line, by kind with counts; the full list is not in the banner
     (gaps,) = [line for line in lines if line.startswith("not emulated:")]
     assert "1 custom resource" in gaps  # refused here; the Node.js one runs
@@ -235,6 +246,14 @@ def test_banner_fits_one_screen_with_what_runs_what_to_try_and_one_line_of_gaps(
     assert "1 public parameter/layer stood in" in gaps
     assert "moto gaps worked around" in gaps
     assert "Custom::VpcRestrictDefaultSG" not in text
+
+
+def test_the_banner_uploads_the_example_file_and_still_fits_one_screen(cloud):
+    text = render(cloud, '{"id": 1}', example_file="samples/my file.csv")
+    bucket = cloud.outputs["UploadsBucketName"]
+
+    assert f"s3 cp 'samples/my file.csv' s3://{bucket}/incoming/" in text
+    assert len(text.splitlines()) <= 30
 
 
 def test_status_lists_everything_not_emulated_by_kind(cloud):

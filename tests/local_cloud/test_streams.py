@@ -4,6 +4,7 @@ partial-failure and destination rules, unit by unit and on the running sample ap
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -310,3 +311,159 @@ def test_paused_mappings_hold_records_until_resumed(cloud):
     finally:
         cloud.resume_mappings()
     wait_for(lambda: "held" in {e[0] for e in log_entries(cloud)})
+
+
+def test_a_write_that_changes_nothing_adds_no_stream_record(cloud):
+    # DynamoDB Streams writes no record for a PutItem or UpdateItem that changes no data
+    # (moto wrote a MODIFY with equal images): a re-uploaded file must reach no consumer.
+    put(cloud, "same", amount={"N": "5"})
+    put(cloud, "same", amount={"N": "5"})
+    cloud.client("dynamodb").update_item(
+        TableName=cloud.outputs["LedgerTableName"],
+        Key={"pk": {"S": "same"}},
+        UpdateExpression="SET amount = :amount",
+        ExpressionAttributeValues={":amount": {"N": "5"}},
+    )
+    put(cloud, "same", amount={"N": "6"})  # a real change still makes one
+    put(cloud, "same-after", amount={"N": "1"})
+
+    wait_for(lambda: "same-after" in {e[0] for e in log_entries(cloud)})
+    same = [name for key, _, name in log_entries(cloud) if key == "same"]
+    assert same == ["INSERT", "MODIFY"]
+
+
+# -- writes as atomic as DynamoDB's (moto's threaded server was not) -----------------------
+def test_transactions_beside_concurrent_writes_of_the_same_table_neither_fail_nor_lose_any(
+    cloud,
+):
+    # moto deep-copied each table a transaction names (its rollback): a put into that
+    # table meanwhile crashed the copy (a 500), and a rollback undid the put.
+    table = cloud.outputs["ThingsTableName"]
+    seed = cloud.client("dynamodb")
+    for n in range(300):
+        seed.put_item(TableName=table, Item={"pk": {"S": f"atomic-seed-{n}"}})
+    seed.put_item(TableName=table, Item={"pk": {"S": "atomic-counter"}, "n": {"N": "0"}})
+
+    def transactions(worker: int) -> None:
+        client = cloud.client("dynamodb")
+        for n in range(40):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": {"pk": {"S": f"atomic-tx-{worker}-{n}"}}}},
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "atomic-counter"}},
+                            "UpdateExpression": "SET n = n + :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+
+    def puts(worker: int) -> None:
+        client = cloud.client("dynamodb")
+        for n in range(80):
+            client.put_item(TableName=table, Item={"pk": {"S": f"atomic-put-{worker}-{n}"}})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        done = [pool.submit(transactions, w) for w in range(3)]
+        done += [pool.submit(puts, w) for w in range(3)]
+        for future in done:
+            future.result()  # no call failed
+
+    keys = {
+        item["pk"]["S"]
+        for page in seed.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+        for item in page["Items"]
+    }
+    assert {f"atomic-tx-{w}-{n}" for w in range(3) for n in range(40)} <= keys
+    assert {f"atomic-put-{w}-{n}" for w in range(3) for n in range(80)} <= keys
+    counter = seed.get_item(
+        TableName=table, Key={"pk": {"S": "atomic-counter"}}, ConsistentRead=True
+    )
+    assert counter["Item"]["n"]["N"] == "120"
+
+
+def test_conditional_updates_of_one_item_never_both_pass(cloud):
+    # Optimistic locking as the ledger's aggregator does it: read the revision, write
+    # on the condition that it is unchanged. Every increment that succeeded must count.
+    table = cloud.outputs["ThingsTableName"]
+    key = {"pk": {"S": "atomic-rev"}}
+    cloud.client("dynamodb").put_item(
+        TableName=table, Item={**key, "rev": {"N": "0"}, "count": {"N": "0"}}
+    )
+
+    def increments(_: int) -> int:
+        client = cloud.client("dynamodb")
+        won = 0
+        while won < 25:
+            rev = int(
+                client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["rev"]["N"]
+            )
+            try:
+                client.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET rev = :next, #count = #count + :one",
+                    ConditionExpression="rev = :rev",
+                    ExpressionAttributeNames={"#count": "count"},
+                    ExpressionAttributeValues={
+                        ":rev": {"N": str(rev)},
+                        ":next": {"N": str(rev + 1)},
+                        ":one": {"N": "1"},
+                    },
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                continue
+            won += 1
+        return won
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        won = sum(pool.map(increments, range(6)))
+
+    item = cloud.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert (won, item["rev"]["N"], item["count"]["N"]) == (150, "150", "150")
+
+
+def test_a_cancelled_transaction_leaves_its_items_and_the_stream_as_they_were(cloud):
+    ledger = cloud.outputs["LedgerTableName"]
+    dynamodb = cloud.client("dynamodb")
+    put(cloud, "cancel-kept", amount={"N": "1"})
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": ledger,
+                        "Item": {"pk": {"S": "cancel-new"}, "amount": {"N": "2"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": ledger,
+                        "Key": {"pk": {"S": "cancel-kept"}},
+                        "UpdateExpression": "SET amount = :two",
+                        "ConditionExpression": "amount = :zero",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}, ":zero": {"N": "0"}},
+                    }
+                },
+            ]
+        )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": ledger,
+                    "Item": {"pk": {"S": "cancel-after"}, "amount": {"N": "3"}},
+                }
+            }
+        ]
+    )
+
+    wait_for(lambda: "cancel-after" in {e[0] for e in log_entries(cloud)})
+    assert "cancel-new" not in {e[0] for e in log_entries(cloud)}
+    assert "Item" not in dynamodb.get_item(TableName=ledger, Key={"pk": {"S": "cancel-new"}})
+    kept = dynamodb.get_item(TableName=ledger, Key={"pk": {"S": "cancel-kept"}})["Item"]
+    assert kept["amount"]["N"] == "1"
+    assert [name for key, _, name in log_entries(cloud) if key == "cancel-kept"] == ["INSERT"]

@@ -1,5 +1,6 @@
 """The aggregator against moto: stream batches in, totals and HighBalanceAlert out."""
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -362,6 +363,83 @@ def test_an_alert_that_failed_to_publish_is_published_by_the_retry(
     assert world.total("c1") == 2_000_000
     assert run(record) == []
     assert world.alerts() == []  # once
+
+
+def test_an_alert_is_published_once_when_another_change_reads_it_before_its_publication(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two invocations on one customer (the orders and transactions streams, or two batches
+    # of one shard): the second reads the pending alert between the first's commit and
+    # its publication. The first publishes it; the second must not publish it too.
+    service = aggregator_handler.get_service()
+    real_publish = service._publisher.publish
+    calls = {"n": 0}
+
+    def publish(alert: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:  # another change to c1 lands between this commit and publish
+            service.apply(aggregator_change("t9", "c1", "5", 1), remaining_ms=lambda: 30_000)
+        real_publish(alert)
+
+    monkeypatch.setattr(service._publisher, "publish", publish)
+    assert run(tx("t1", "c1", "2000000", 1)) == []
+
+    assert [alert["alert_id"] for alert in world.alerts()] == ["c1#1"]
+    assert world.total("c1") == Decimal("2000005")
+    assert "pending_alert" not in world.totals()["c1"]
+
+
+def test_a_pending_alert_whose_record_never_returns_is_published_by_a_later_change(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = aggregator_handler.get_service()
+    real_publish = service._publisher.publish
+    outage = {"on": True}
+
+    def publish(alert: Any) -> None:
+        if outage["on"]:
+            raise ClientError({"Error": {"Code": "InternalError"}}, "Publish")
+        real_publish(alert)
+
+    monkeypatch.setattr(service._publisher, "publish", publish)
+    # committed, then its record is given up (its retries spent elsewhere)
+    assert run(tx("t1", "c1", "2000000", 1), tx("t0", "c2", "1", 2)) == ["1"]
+    outage["on"] = False
+    committed = world.totals()["c1"]["pending_alert"]["committed_at"]
+
+    # within Lambda's longest timeout its committer may still publish it: left alone
+    assert run(tx("t2", "c1", "1", 3)) == []
+    assert world.alerts() == []
+    # past it, nobody else will: the next change publishes it first
+    later = datetime.fromisoformat(committed.replace("Z", "+00:00")) + timedelta(seconds=901)
+    monkeypatch.setattr(service, "_clock", lambda: later.isoformat().replace("+00:00", "Z"))
+    assert run(tx("t3", "c1", "1", 4)) == []
+    assert [alert["alert_id"] for alert in world.alerts()] == ["c1#1"]
+    assert "pending_alert" not in world.totals()["c1"]
+
+
+def test_a_new_crossing_while_an_alert_still_waits_publishes_both_in_order(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = aggregator_handler.get_service()
+    real_publish = service._publisher.publish
+    outage = {"on": True}
+
+    def publish(alert: Any) -> None:
+        if outage["on"]:
+            raise ClientError({"Error": {"Code": "InternalError"}}, "Publish")
+        real_publish(alert)
+
+    monkeypatch.setattr(service._publisher, "publish", publish)
+    assert run(tx("t1", "c1", "2000000", 1), tx("t0", "c2", "1", 2)) == ["1"]
+    outage["on"] = False
+    assert run(tx("r1", "c1", "-1500000", 3)) == []  # below again, c1#1 still waits
+    assert world.alerts() == []
+
+    assert run(tx("t4", "c1", "1000000", 4)) == []  # crosses again: c1#2 takes the outbox
+
+    assert [alert["alert_id"] for alert in world.alerts()] == ["c1#1", "c1#2"]
+    assert "pending_alert" not in world.totals()["c1"]
 
 
 # --- the pure plan ---------------------------------------------------------------------------

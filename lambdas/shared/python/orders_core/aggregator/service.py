@@ -4,8 +4,10 @@ For each change (one stream record, see records.py):
 
 1. Read, strongly consistent, the source's posting and the totals of every customer it
    may touch (the new image's, the old image's, the posting's).
-2. Publish any pending alert found there first (an earlier invocation committed it but
-   did not get to publish it), then clear it.
+2. Publish any pending alert found there first (an earlier attempt at this record
+   committed it but did not get to publish it), then clear it. Another source's pending
+   alert is its committer's to publish (publishing it here too would send it twice) until
+   ``ALERT_LEASE_S`` after its commit: then nobody else will, and it is published here.
 3. If the posting already holds this record's sequence number or a later one, the
    record is a duplicate or stale: skip it.
 4. Otherwise plan the change (``plan``, pure): the new posting, and for each customer
@@ -49,6 +51,8 @@ AGGREGATOR_RETRY_POLICY: Final = RetryPolicy(
     base_delay_s=0.02, max_delay_s=1.0, max_attempts=20, safety_margin_ms=5_000
 )
 ALERT_SUBJECT: Final = "HighBalanceAlert"
+# Lambda's longest timeout: past it, the invocation that committed an alert is over.
+ALERT_LEASE_S: Final = 900
 
 
 class AlertPublisher(Protocol):
@@ -202,7 +206,7 @@ class LedgerService:
             missing = {stored.posting.customer_id} - totals.keys()
             if missing:
                 totals.update(self._tables.read_totals(missing, backoff))
-        totals = {cid: self._flush(entry, backoff) for cid, entry in totals.items()}
+        totals = {cid: self._flush(entry, change, backoff) for cid, entry in totals.items()}
         if stored is not None and stored.sequence >= change.sequence:
             logger.debug(
                 "ledger record already applied, skipped",
@@ -213,6 +217,11 @@ class LedgerService:
             count(MetricName.LEDGER_RECORDS_SKIPPED)
             return Outcome.SKIPPED
         planned = plan(change, stored, totals, threshold=self._threshold, currency=self._currency)
+        for moved in planned.changes:
+            waiting = moved.before.pending_alert
+            if moved.after.pending_alert is not None and waiting is not None:
+                # a new crossing replaces the outbox entry: publish the one it holds first
+                self._publish(waiting, backoff)
         try:
             self._tables.commit(
                 new=planned.posting,
@@ -241,15 +250,29 @@ class LedgerService:
             self._publish(alert, backoff)
         return Outcome.APPLIED
 
-    def _flush(self, totals: Totals, backoff: Backoff) -> Totals:
-        """Publish a pending alert left by an earlier invocation; the totals without it."""
-        if totals.pending_alert is None:
+    def _flush(self, totals: Totals, change: LedgerChange, backoff: Backoff) -> Totals:
+        """Publish a pending alert left by an earlier attempt at this record, or one whose
+        committer is over; the totals without it (with it, when it is left alone)."""
+        pending = totals.pending_alert
+        if pending is None:
             return totals
-        logger.info(
-            "pending alert found, publishing it first", alert_id=totals.pending_alert.alert_id
-        )
-        self._publish(totals.pending_alert, backoff)
+        if pending.source != change.source and not self._lease_over(pending):
+            logger.debug(
+                "pending alert left to the change that committed it",
+                alert_id=pending.alert_id,
+                source=pending.source,
+            )
+            return totals
+        logger.info("pending alert found, publishing it first", alert_id=pending.alert_id)
+        self._publish(pending, backoff)
         return replace(totals, pending_alert=None)
+
+    def _lease_over(self, alert: Alert) -> bool:
+        if alert.committed_at is None:
+            return True
+        committed = datetime.fromisoformat(alert.committed_at.replace("Z", "+00:00"))
+        now = datetime.fromisoformat(self._clock().replace("Z", "+00:00"))
+        return (now - committed).total_seconds() > ALERT_LEASE_S
 
     def _publish(self, alert: Alert, backoff: Backoff) -> None:
         # Raises on failure: the record fails and is retried; its retry (a skip) finds the

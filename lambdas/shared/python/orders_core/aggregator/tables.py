@@ -7,7 +7,7 @@ holds ``seq``), ``seq`` (the stream sequence number applied, as text) and ``upda
 totals (key ``customer_id``): ``total`` (Number, exact), ``currency``, ``count`` (sources
 counted), ``updated_at``, ``above`` (total > threshold), ``crossings`` (upward crossings
 so far), ``rev`` (bumped by every change, the optimistic lock) and, between a crossing's
-commit and its publication, ``pending_alert`` (the outbox).
+commit and its publication, ``pending_alert`` (the outbox, with ``committed_at``).
 
 A change is one TransactWriteItems: the posting (condition: as read) and each affected
 totals item (condition: ``rev`` as read). A failed condition raises Conflict: the caller
@@ -15,7 +15,7 @@ re-reads and tries again.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
@@ -71,6 +71,7 @@ class Alert:
     threshold: Decimal
     currency: str
     source: str  # the transaction or order whose change crossed it
+    committed_at: str | None = None  # when its crossing was committed (not in the message)
 
     def message(self) -> str:
         return dumps_json(
@@ -92,6 +93,7 @@ class Alert:
             "threshold": self.threshold,
             "currency": self.currency,
             "source": self.source,
+            **({"committed_at": self.committed_at} if self.committed_at is not None else {}),
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class Alert:
             threshold=Decimal(value["threshold"]),
             currency=str(value["currency"]),
             source=str(value["source"]),
+            committed_at=str(value["committed_at"]) if "committed_at" in value else None,
         )
 
 
@@ -317,7 +320,8 @@ class LedgerTables:
         assignments = [f"{name} = :{name[1:]}" for name in names]
         if after.pending_alert is not None:
             names["#pending_alert"] = "pending_alert"
-            values[":pending_alert"] = _av(after.pending_alert.attribute())
+            pending = replace(after.pending_alert, committed_at=updated_at)
+            values[":pending_alert"] = _av(pending.attribute())
             assignments.append("#pending_alert = :pending_alert")
         if change.before.rev == 0:
             names["#customer_id"] = "customer_id"
