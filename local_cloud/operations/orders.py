@@ -34,10 +34,10 @@ def deployed_resources(cfn: Any, resource_type: str) -> list[str]:
 
 
 def plain(value: Any) -> Any:
-    """DynamoDB values as JSON-friendly Python: Decimal to int or float, sets to lists,
-    binary to base64."""
+    """DynamoDB values as JSON-friendly Python: numbers stay exact (int, or Decimal when
+    they have a fraction: never float), sets become lists, binary becomes base64."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return int(value) if value == value.to_integral_value() else value
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, set, tuple)):
@@ -65,8 +65,21 @@ def print_orders(aws_url: str, region: str) -> int:
     for table in tables:
         items = table_items(dynamodb, table)
         print(f"# {table}: {len(items)} items")
-        for item in sorted(items, key=lambda i: json.dumps(i, sort_keys=True)):
-            print(json.dumps(item, sort_keys=True))
+        for item in sorted(items, key=exact_json):
+            print(exact_json(item))
     if not tables:
         print("# no tables in the deployed stacks")
     return 0
+
+
+def exact_json(value: Any) -> str:
+    """Compact JSON with sorted keys that writes Decimals digit for digit (json would need
+    floats, which round: a total of 1100000.10 must print as that, not 1100000.1)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        fields = (f"{json.dumps(str(k))}: {exact_json(v)}" for k, v in sorted(value.items()))
+        return "{" + ", ".join(fields) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(exact_json(v) for v in value) + "]"
+    return json.dumps(value)
