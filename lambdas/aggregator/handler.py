@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.aggregator.records import change_of
 from orders_core.aggregator.service import LedgerService, build_service
 from orders_core.aggregator.settings import AggregatorSettings
-from orders_core.observability import MetricName, configure, count, logger, metrics, tracer
+from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
 
 # A batch where every record fails raises (Powertools' default): Lambda retries it whole.
@@ -66,7 +66,6 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> str
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     configure(get_settings())  # a missing variable fails here, before any record is touched
     get_service()

@@ -15,7 +15,7 @@ from orders_core.files.event import ObjectCreatedEvent
 from orders_core.files.handoff import build_launcher
 from orders_core.files.service import FileService, build_service
 from orders_core.files.settings import FilesSettings
-from orders_core.observability import MetricName, configure, count, logger, metrics, tracer
+from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
 
 
@@ -37,7 +37,6 @@ def get_service() -> FileService:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     configure(get_settings())  # a missing variable fails here, before the file is touched
     ref = ObjectCreatedEvent.parse(event)

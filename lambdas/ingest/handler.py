@@ -19,7 +19,7 @@ from orders_core.ingest.api import API_PATHS, accepted_response, no_route
 from orders_core.ingest.body import read_payload
 from orders_core.ingest.service import IngestService, read_orders, request_id_of
 from orders_core.ingest.settings import IngestSettings
-from orders_core.observability import configure, logger, metrics, tracer
+from orders_core.observability import configure, logger, metrics
 from orders_core.settings import load_settings
 from orders_core.versioning import format_accepted_at
 
@@ -74,7 +74,6 @@ def unexpected(exc: Exception) -> Response[Any]:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The invocation time is the order's acceptance time: taken before any other work.
     accepted_at = format_accepted_at(time.time_ns())

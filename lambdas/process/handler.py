@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from orders_core.observability import configure, logger, metrics, tracer
+from orders_core.observability import configure, logger, metrics
 from orders_core.process.service import ProcessService
 from orders_core.process.settings import ProcessSettings
 from orders_core.settings import load_settings
@@ -53,7 +53,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     configure(get_settings())  # a missing variable fails here, before any record is touched
     get_service()

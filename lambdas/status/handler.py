@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.front import correlation_id
 from orders_core.http import RequestRejected, internal_error_response, rejection_response
-from orders_core.observability import configure, logger, metrics, tracer
+from orders_core.observability import configure, logger, metrics
 from orders_core.paths import STATUS_METHODS
 from orders_core.settings import load_settings
 from orders_core.status.api import (
@@ -72,7 +72,6 @@ def unexpected(exc: Exception) -> Response[Any]:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()  # a missing variable fails here, loudly, before any read
     configure(settings, correlation_id(ALBEvent(event), edge_enabled=settings.edge_enabled))

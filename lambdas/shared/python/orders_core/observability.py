@@ -5,66 +5,30 @@ decorators. Constructing them reads only POWERTOOLS_* variables (Powertools' own
 behaviour); the service name and namespace are applied again from the typed settings at
 every invocation, so an import before the environment is set does no harm.
 
-Traces come from Lambda's active tracing, not from the X-Ray SDK (``ActiveTracing``).
+Traces come from Lambda's active tracing, with no X-Ray SDK in the process: the compute
+stack turns active tracing on for every function, so Lambda records each invocation
+(initialization, invocation, overhead) and passes its trace header to the code in
+``_X_AMZN_TRACE_ID``; botocore sends that header with every AWS call, so SQS keeps it
+with each message and the trace goes on to the process function. Powertools' ``Tracer``
+would add a subsegment around the handler and one per AWS call, but importing the X-Ray
+SDK costs every new execution environment about as much again as boto3 and its first
+client (docs/decisions.md), so no handler imports it. The retries and failures those
+subsegments would show are counted in metrics and logged, and every log line carries
+``xray_trace_id``.
 
 ``MetricName`` is the runtime's one list of custom metric names, for every function; the
 dashboard and alarms read them through stacks/contract.py, and tests/test_contract.py
 fails if the names a function's code emits and the ones its dashboard reads differ.
 """
 
-from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar, overload
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from orders_core.settings import CommonSettings
 
-HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
-
-
-class ActiveTracing:
-    """What traces a function: Lambda's active tracing, with no X-Ray SDK in the process.
-
-    The compute stack turns active tracing on for every function, so Lambda records each
-    invocation (initialization, invocation, overhead) and passes its trace header to the
-    code in ``_X_AMZN_TRACE_ID``; botocore sends that header with every AWS call, so SQS
-    keeps it with each message and the trace goes on to the process function. Powertools'
-    ``Tracer`` would add one subsegment around the handler and one per AWS call, but
-    importing the X-Ray SDK costs every new execution environment about as much again as
-    boto3 and its first client (docs/decisions.md), so it is not imported. The retries
-    and failures those subsegments would show are counted in metrics and logged, and
-    every log line carries ``xray_trace_id``.
-
-    ``capture_lambda_handler`` keeps the handlers' decorator (Powertools' signature): it
-    returns the handler unchanged.
-    """
-
-    @overload
-    def capture_lambda_handler(self, lambda_handler: HandlerT) -> HandlerT: ...
-
-    @overload
-    def capture_lambda_handler(
-        self,
-        lambda_handler: None = None,
-        capture_response: bool | None = None,
-        capture_error: bool | None = None,
-    ) -> Callable[[HandlerT], HandlerT]: ...
-
-    def capture_lambda_handler(
-        self,
-        lambda_handler: HandlerT | None = None,
-        capture_response: bool | None = None,
-        capture_error: bool | None = None,
-    ) -> HandlerT | Callable[[HandlerT], HandlerT]:
-        if lambda_handler is None:
-            return lambda handler: handler
-        return lambda_handler
-
-
 logger = Logger()
-tracer = ActiveTracing()
 metrics = Metrics()
 
 
