@@ -10,11 +10,10 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import ALBResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.front import auth_subject, correlation_id
-from orders_core.http import RequestRejected, internal_error_response, rejection_response
+from orders_core.http import answer_errors_as_json
 from orders_core.ingest.api import API_PATHS, accepted_response, no_route
 from orders_core.ingest.body import read_payload
 from orders_core.ingest.service import IngestService, read_orders, request_id_of
@@ -53,23 +52,7 @@ def post_orders() -> Response[Any]:
     return accepted_response(request, results)
 
 
-@app.not_found
-def route_not_found(_: NotFoundError) -> Response[Any]:
-    # Raised, not returned, so 404 and 405 go through the one mapping below.
-    raise no_route(app.current_event.path, app.current_event.http_method)
-
-
-# Powertools leaves exception_handler unannotated; the functions below are fully typed.
-@app.exception_handler(RequestRejected)  # type: ignore[untyped-decorator]
-def reject(exc: RequestRejected) -> Response[Any]:
-    """The one place where a refused request becomes an HTTP answer."""
-    return rejection_response(exc, app.current_event)
-
-
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-def unexpected(exc: Exception) -> Response[Any]:
-    # A bug, not a client error: logged with its stack, answered without internals.
-    return internal_error_response(exc)
+answer_errors_as_json(app, no_route)
 
 
 @logger.inject_lambda_context

@@ -6,10 +6,12 @@ try/except. Every HTTP function answers with the same JSON error body, logs the 
 the same way and counts it in ``RequestsRejected`` (dimension ``reason``: the code).
 """
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel
@@ -164,3 +166,28 @@ def internal_error_response(exc: Exception) -> Response[Any]:
     count_by_reason(MetricName.REQUESTS_REJECTED, "internal_error")
     body = ErrorBody(error=ErrorDetail(code="internal_error", message="internal error"))
     return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, body.model_dump(exclude_none=True))
+
+
+def answer_errors_as_json(
+    app: ALBResolver, no_route: Callable[[str, str], RequestRejected]
+) -> None:
+    """Give an HTTP function's resolver the one error mapping every HTTP function uses.
+
+    An unknown path or method becomes ``no_route``'s refusal (raised, not returned, so
+    404 and 405 take the same path as every other refusal); a ``RequestRejected`` from
+    anywhere becomes its JSON answer; anything else is a bug: logged with its stack,
+    answered with a 500 that shows no internals.
+    """
+
+    @app.not_found
+    def route_not_found(_: NotFoundError) -> Response[Any]:
+        raise no_route(app.current_event.path, app.current_event.http_method)
+
+    # Powertools leaves exception_handler unannotated; the functions below are fully typed.
+    @app.exception_handler(RequestRejected)  # type: ignore[untyped-decorator]
+    def reject(exc: RequestRejected) -> Response[Any]:
+        return rejection_response(exc, app.current_event)
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(exc: Exception) -> Response[Any]:
+        return internal_error_response(exc)
