@@ -207,6 +207,47 @@ def speed_up_moto_sqs_clock() -> None:
     sqs_models.unix_time_millis = fast_unix_time_millis  # type: ignore[attr-defined]
 
 
+def apply_visibility_timeout_at_delivery() -> None:
+    """Give a message the queue's visibility timeout as it is when the message is received.
+
+    moto reads the queue's VisibilityTimeout when a ReceiveMessage call starts; a long poll
+    (up to 20 s) that was already waiting when SetQueueAttributes changed it hands out
+    messages with the old value (an operator shortening a 181 s timeout saw the first
+    batch come back three minutes later). SQS applies the timeout in force at delivery;
+    so does this, for calls that do not set their own VisibilityTimeout.
+    """
+    import threading  # noqa: PLC0415
+
+    from moto.sqs.models import SQSBackend  # noqa: PLC0415 - emulation process only
+    from moto.sqs.responses import SQSResponse  # noqa: PLC0415
+
+    receive_response = SQSResponse.receive_message
+    receive = SQSBackend.receive_message
+    call = threading.local()
+
+    def response(self: Any) -> Any:
+        call.queue_default = self._get_param("VisibilityTimeout") is None
+        try:
+            return receive_response(self)
+        finally:
+            call.queue_default = False
+
+    def backend_receive(
+        self: Any, queue_name: str, count: int, wait: int, visibility: int, *args: Any
+    ) -> Any:
+        messages = receive(self, queue_name, count, wait, visibility, *args)
+        queue = self.get_queue(queue_name)
+        if getattr(call, "queue_default", False) and queue.visibility_timeout != visibility:
+            handles = {message.receipt_handle for message in messages}
+            for message in list(queue.pending_messages):
+                if message.receipt_handle in handles:
+                    message.change_visibility(queue.visibility_timeout)
+        return messages
+
+    SQSResponse.receive_message = response  # type: ignore[method-assign]
+    SQSBackend.receive_message = backend_receive  # type: ignore[method-assign,assignment]
+
+
 def _header(headers: Any, name: str) -> str | None:
     for key, value in dict(headers or {}).items():
         if str(key).lower() == name.lower():
@@ -1173,6 +1214,7 @@ def apply_moto_patches(hook_url: str | None = None) -> None:
     print_cloudformation_crashes()
     name_lambda_versions_by_arn()
     speed_up_moto_sqs_clock()
+    apply_visibility_timeout_at_delivery()
     read_templates_from_this_emulation()
     stand_in_for_types_moto_lacks()
     execute_change_sets_as_cloudformation_does()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -201,6 +202,35 @@ def test_poison_goes_to_the_dlq_and_its_batch_mates_are_stored(cloud):
     (done,) = redrive(sqs)
     assert (done.source.rsplit("/", 1)[-1], done.moved) == (queue.rsplit("/", 1)[-1], 1)
     assert queue_depth(sqs, dlq) == 0  # it needs three more receives (6 s) to come back
+    # and it does come back, leaving the work queue empty for the tests after this one
+    wait_for(lambda: queue_depth(sqs, dlq) == 1 and queue_depth(sqs, queue) == 0)
+
+
+def test_a_long_poll_hands_out_the_visibility_timeout_in_force_at_delivery(cloud):
+    # Given a queue with a long timeout and a consumer already long-polling it
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName="visibility-now", Attributes={"VisibilityTimeout": "600"})[
+        "QueueUrl"
+    ]
+    received: list[Any] = []
+    poll = threading.Thread(
+        target=lambda: received.extend(
+            sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+        )
+    )
+    poll.start()
+    time.sleep(1)  # the poll is waiting
+    # When an operator shortens the timeout and a message arrives during that poll
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    poll.join()
+    assert [m["Body"] for m in received] == ["m"]
+    # Then the message, not deleted, is back after the new timeout, not the old one
+    again = wait_for(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), timeout=20
+    )
+    assert again[0]["Body"] == "m"
+    sqs.delete_queue(QueueUrl=url)
 
 
 def test_moto_itself_never_consumes_mapped_queues(cloud):
