@@ -20,7 +20,7 @@ OUT ?= cdk.out
 CDK_ARGS ?=
 CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 
-.PHONY: help install lint typecheck actionlint test synth synth-variants scan-variants cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
+.PHONY: help install lint typecheck actionlint test unit infra cloud-tests e2e synth synth-variants scan-variants cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,9 +47,27 @@ typecheck: install  ## mypy, strict
 actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps when installed)
 	actionlint
 
+# pytest-xdist: one test file per unit of work (tests/conftest.py), the slowest first.
+# Four workers on two cores: the end-to-end files spend most of their time waiting on
+# queues and retries, so two more workers fill those waits (docs/decisions.md).
+WORKERS ?= 4
+PYTEST := pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: lint typecheck actionlint  ## everything CI runs
-	pytest
+	$(PYTEST)
 	$(MAKE) --no-print-directory scan-variants
+
+unit: install  ## the unit tier: handler and core logic (moto in-process)
+	$(PYTEST) tests/unit
+
+infra: install  ## the infrastructure tier: the synthesized app, cdk-nag, the runtime contract
+	$(PYTEST) tests/infra tests/test_contract.py
+
+cloud-tests: install  ## the local cloud's own tests (a sample app)
+	$(PYTEST) tests/local_cloud
+
+e2e: install  ## the end-to-end tier: the real app on the local cloud
+	$(PYTEST) tests/e2e
 
 synth: install  ## synthesize (cdk-nag runs; any finding or warning fails it)
 	$(CDK) synth --quiet -o $(OUT) 2>&1 | tee $(OUT).log

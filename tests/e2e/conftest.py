@@ -21,6 +21,7 @@ import pytest
 
 from local_cloud.cloud import LocalCloud
 from local_cloud.operations import orders, queues
+from tests.assemblies import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("E2E_ASSEMBLY"):
         return Path(os.environ["E2E_ASSEMBLY"])
-    return synth_app(tmp_path_factory.mktemp("app") / "cdk.out")
+    return built_once(tmp_path_factory, "app", synth_app)
 
 
 def synth_app(outdir: Path, **settings: Any) -> Path:

@@ -11,13 +11,14 @@ import pytest
 
 from local_cloud.cloud import LocalCloud
 from tests import polling
+from tests.assemblies import built_once
 from tests.local_cloud.sample_app.app import synth
 
 
 @pytest.fixture(scope="session")
 def sample_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample CDK app, synthesized in-process (no CLI, no Docker, no credentials)."""
-    return Path(synth(str(tmp_path_factory.mktemp("sample") / "cdk.out")))
+    return built_once(tmp_path_factory, "sample", lambda outdir: synth(str(outdir)))
 
 
 @pytest.fixture(scope="module")
