@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import cold_init, file_processing, handler_cpu, local, synth
+from benchmarks import cold_init, file_processing, handler_cpu, large_files, local, synth
 from benchmarks.report import (
     README_BEGIN,
     README_END,
@@ -26,7 +26,7 @@ from benchmarks.report import (
 )
 from benchmarks.runtime import ROOT
 
-SECTIONS = ("cold", "cpu", "synth", "files", "local")
+SECTIONS = ("cold", "cpu", "synth", "files", "local", "large")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "local" in args.only and assembly is not None:
             step("local cloud")
             sections.append(local.run(assembly))
+        if "large" in args.only:
+            step("large files")
+            sections.append(large_files.run(work))
     step("done")
 
     baseline = args.baseline if "cold" in args.only else None

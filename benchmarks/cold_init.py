@@ -116,6 +116,8 @@ FUNCTIONS: tuple[Function, ...] = (
             "CUSTOMERS_TABLE_NAME": "customers",
             "LEDGER_CURRENCY": "IDR",
             "FILE_MAX_BYTES": "104857600",
+            # Dev's derived large_file_bytes; the large-file path is off (no LARGE_FILES_*).
+            "LARGE_FILE_BYTES": "108000000",
         },
     ),
     Function(

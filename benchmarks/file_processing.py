@@ -230,10 +230,9 @@ def run(*, lines: int = 5_000, customers: int = 500, threads: int = 8) -> Sectio
         ),
     )
     notes = (
-        f"Against {where}, not yet the local cloud: the ledger's S3 -> EventBridge -> "
-        "function path is not emulated there yet; benchmarks/file_processing.py `measure` "
-        "takes the clients and a `process` callable so the local-cloud run is a small "
-        f"addition. A {lines:,}-line CSV of {customers:,} customers; the raw rates are "
+        f"Against {where}, the file function's code alone (on the local cloud, S3 -> "
+        "EventBridge -> the function end to end, it is the floor of the large-files row "
+        f"below). A {lines:,}-line CSV of {customers:,} customers; the raw rates are "
         "measured on the same emulator first (BatchWriteItem to a table with a stream, as "
         "the transactions table has; conditional UpdateItem as the customer upserts), then "
         f"the whole file path (S3 read, parse, writes, {figures.calls.get('UpdateItem', 0):,} "

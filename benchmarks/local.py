@@ -9,7 +9,10 @@ floors taken on the same emulator in the same run:
   ReceiveMessage -> PutItem -> GetItem chain from a plain client;
 - the drain rate: orders stored per second from a full queue (mappings paused while it
   fills, then resumed), against raw PutItem of items of the same shape from as many
-  processes as the mapping runs process environments at once.
+  processes as the mapping runs process environments at once;
+- the status read path: GET ``/lambda/api/orders/{order_id}`` through the front door for
+  orders the drain stored, one at a time, each followed by a raw consistent GetItem of the
+  same order on the same table from a plain client on the same emulator endpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -205,11 +209,12 @@ def raw_put_rate(cloud: LocalCloud, processes: int, per_process: int) -> float:
     )
 
 
-def drain_rate(cloud: LocalCloud, orders: int) -> float:
-    """Orders stored per second from a queue holding ``orders`` (mappings paused to fill it)."""
+def drain_rate(cloud: LocalCloud, orders: int, prefix: str | None = None) -> float:
+    """Orders stored per second from a queue holding ``orders`` (mappings paused to fill it);
+    their ids are ``order(prefix, n)``'s."""
     dynamodb, sqs = cloud.client("dynamodb"), cloud.client("sqs")
     table, queue = cloud.outputs["OrdersTableName"], cloud.outputs["OrdersQueueUrl"]
-    prefix = uuid.uuid4().hex[:8]
+    prefix = prefix or uuid.uuid4().hex[:8]
     cloud.pause_mappings()
     try:
         batches = [
@@ -230,13 +235,50 @@ def drain_rate(cloud: LocalCloud, orders: int) -> float:
     return orders / (time.perf_counter() - started)
 
 
+def status_reads(
+    cloud: LocalCloud, prefix: str, requests: int, warmups: int = 10
+) -> tuple[list[float], list[float]]:
+    """Seconds of GET /orders/{order_id} (front door) and of a raw consistent GetItem of the
+    same order (plain client, same emulator endpoint), alternating, one request at a time;
+    for ``order(prefix, n)``, which must be stored."""
+    dynamodb = cloud.client("dynamodb")
+    table = cloud.outputs["OrdersTableName"]
+    gets: list[float] = []
+    raws: list[float] = []
+    for n in range(warmups + requests):
+        body = order(prefix, n)
+        url = f"{cloud.http_url}{API}/orders/{urllib.parse.quote(body['order_id'], safe='')}"
+        key = {"order_id": {"S": body["order_id"]}, "item": {"S": body["item"]}}
+        started = time.perf_counter()
+        status, answer = call(url)
+        got = time.perf_counter() - started
+        if status != 200 or not isinstance(answer, dict) or not answer.get("items"):
+            raise RuntimeError(f"GET {url} answered {status}: {answer}")
+        started = time.perf_counter()
+        found = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+        raw = time.perf_counter() - started
+        if "Item" not in found:
+            raise RuntimeError(f"GetItem found no {body['order_id']}")
+        if n >= warmups:
+            gets.append(got)
+            raws.append(raw)
+    return sorted(gets), sorted(raws)
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value at ``fraction`` of sorted ``ordered`` (nearest rank, as the latency rows)."""
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def process_concurrency(cloud: LocalCloud) -> int:
     """Process environments the orders mapping keeps busy at once (its pollers)."""
     mapping = cloud.mappings[0]
     return max(1, min(mapping.maximum_concurrency or cloud.max_pollers, cloud.max_pollers))
 
 
-def run(assembly: Path, *, probes: int = 60, drain_orders: int = 600) -> Section:
+def run(
+    assembly: Path, *, probes: int = 60, drain_orders: int = 600, status_requests: int = 200
+) -> Section:
     with (
         tempfile.TemporaryDirectory(prefix="bench-local-") as tmp,
         LocalCloud(assembly, http_port=0, aws_port=0, log_dir=Path(tmp) / "logs") as cloud,
@@ -245,12 +287,23 @@ def run(assembly: Path, *, probes: int = 60, drain_orders: int = 600) -> Section
         chain = raw_chain(cloud, 15)
         latencies(cloud, 4, 2)  # warm: the first environments' caches, connections
         seen = sorted(latencies(cloud, probes, 4))
-        drained = drain_rate(cloud, drain_orders)
+        drained_prefix = uuid.uuid4().hex[:8]
+        drained = drain_rate(cloud, drain_orders, drained_prefix)
         processes = process_concurrency(cloud)
         raw = raw_put_rate(cloud, processes, 300)
+        status_warmups = 10
+        gets, raw_gets = status_reads(
+            cloud, drained_prefix, min(status_requests, drain_orders - status_warmups)
+        )
         boot = cloud.boot_seconds
     p50 = median(seen)
-    p99 = seen[min(len(seen) - 1, round(0.99 * (len(seen) - 1)))]
+    p99 = percentile(seen, 0.99)
+    get_p50, get_p99, raw_get_p50 = median(gets), percentile(gets, 0.99), median(raw_gets)
+
+    def read_what(percent: str) -> str:
+        return f"GET /orders/{{order_id}}, {percent} ({len(gets)} stored orders, one at a time)"
+
+    raw_get_what = "raw consistent GetItem p50, same table and endpoint"
     floor = window + chain
     floor_what = f"batching window {window:g} s + raw chain {chain * 1000:.0f} ms"
     rows = (
@@ -275,6 +328,20 @@ def run(assembly: Path, *, probes: int = 60, drain_orders: int = 600) -> Section
             Figure(raw, "items"),
             f"raw PutItem from {processes} processes",
         ),
+        Row(
+            "local cloud",
+            read_what("p50"),
+            Figure(get_p50),
+            Figure(raw_get_p50),
+            raw_get_what,
+        ),
+        Row(
+            "local cloud",
+            read_what("p99"),
+            Figure(get_p99),
+            Figure(raw_get_p50),
+            raw_get_what,
+        ),
     )
     notes = (
         f"The dev assembly booted on the local cloud ({boot:.0f} s), loopback only. Latency: "
@@ -287,6 +354,14 @@ def run(assembly: Path, *, probes: int = 60, drain_orders: int = 600) -> Section
         f"mapping paused while {drain_orders} orders are queued through the front door (10 "
         "per request), then timed from resume until the table holds them all; the floor is "
         f"plain PutItem of items of the same shape from {processes} processes at once (the "
-        "mapping's pollers, each keeping one process environment busy).",
+        "mapping's pollers, each keeping one process environment busy). Status reads: "
+        f"GET `/lambda/api/orders/{{order_id}}` through the front door for {len(gets)} of "
+        "the drained orders, one request at a time (a new connection each, as the probes), "
+        f"after {status_warmups} unmeasured; the status function answers with a consistent "
+        "Query of the order's items. Each GET is followed by the floor: a consistent GetItem "
+        "of the same order on the same table from a plain boto3 client on the same emulator "
+        f"endpoint (p50 {raw_get_p50 * 1000:.1f} ms, p99 "
+        f"{percentile(raw_gets, 0.99) * 1000:.1f} ms); both percentile rows are over its p50, "
+        "as the POST-to-stored rows are over one floor.",
     )
     return Section("Local cloud", rows, notes)
