@@ -21,16 +21,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from benchmarks.report import Figure, Row, Section
 from benchmarks.runtime import ROOT
 from benchmarks.synth import context
 from local_cloud.cloud import LocalCloud
+from tests.e2e.large_file_lines import CUSTOMERS, lines, rejected
 
 LARGE_FILE_BYTES = 20_000  # as the e2e test: a 60-line file is the function's, more is not
 LINES_PER_SMALL_FILE = 60  # about 9 KB each
-CUSTOMERS = 30
 POLL_S = 0.1
 
 
@@ -52,40 +51,6 @@ def synthesize(out: Path) -> Path:
         [sys.executable, "app.py"], cwd=ROOT, env=environment, check=True, capture_output=True
     )
     return out
-
-
-def lines(prefix: str, count: int) -> list[str]:
-    """JSON Lines: valid transactions (refunds too), and now and then a bad one.
-
-    Copied from tests/e2e/test_large_files.py's ``lines`` (with the count a parameter)
-    rather than imported: that module imports pytest and the e2e fixtures.
-    """
-    out = []
-    for n in range(count):
-        line: dict[str, Any] = {
-            "transaction_id": f"{prefix}T-{n:05d}",
-            "customer_id": f"{prefix}C-{n % CUSTOMERS:03d}",
-            "amount": f"{(n * 37) % 5000 - 800}.{n % 100:02d}",
-            "currency": "IDR",
-            "occurred_at": f"2025-01-{1 + n % 28:02d}T{n % 24:02d}:15:00+07:00",
-            "customer_name": f"Customer {n % CUSTOMERS}",
-        }
-        if n % 97 == 5:
-            line["amount"] = "12.345"  # more than 2 places
-        elif n % 97 == 41:
-            line["currency"] = "USD"  # not the ledger currency
-        elif n % 97 == 77:
-            del line["occurred_at"]
-        text = json.dumps(line)
-        if n % 211 == 13:
-            text = text[:-9]  # not JSON
-        out.append(text)
-    return out
-
-
-def rejected(count: int) -> int:
-    """How many of ``lines(prefix, count)`` the file path rejects."""
-    return sum(1 for n in range(count) if n % 97 in (5, 41, 77) or n % 211 == 13)
 
 
 def _upload(cloud: LocalCloud, key: str, body: str) -> None:

@@ -25,12 +25,12 @@ import pytest
 
 from local_cloud.cloud import LocalCloud
 from tests.e2e.conftest import ROOT, boot
+from tests.e2e.large_file_lines import CUSTOMERS, lines, rejected
 from tests.polling import wait_for
 
 LARGE_FILE_BYTES = 20_000
 LINES = 1_200
 LINES_PER_SMALL_FILE = 60  # about 9 KB each: the function's
-CUSTOMERS = 30
 
 
 @pytest.fixture(scope="module")
@@ -59,32 +59,6 @@ def cloud(
 ) -> Iterator[LocalCloud]:
     with boot(large_files_assembly, tmp_path_factory.mktemp("logs")) as running:
         yield running
-
-
-def lines(prefix: str) -> list[str]:
-    """JSON Lines: valid transactions (refunds too), and now and then a bad one."""
-    out = []
-    for n in range(LINES):
-        customer = f"{prefix}C-{n % CUSTOMERS:03d}"
-        line: dict[str, Any] = {
-            "transaction_id": f"{prefix}T-{n:05d}",
-            "customer_id": customer,
-            "amount": f"{(n * 37) % 5000 - 800}.{n % 100:02d}",
-            "currency": "IDR",
-            "occurred_at": f"2025-01-{1 + n % 28:02d}T{n % 24:02d}:15:00+07:00",
-            "customer_name": f"Customer {n % CUSTOMERS}",
-        }
-        if n % 97 == 5:
-            line["amount"] = "12.345"  # more than 2 places
-        elif n % 97 == 41:
-            line["currency"] = "USD"  # not the ledger currency
-        elif n % 97 == 77:
-            del line["occurred_at"]
-        text = json.dumps(line)
-        if n % 211 == 13:
-            text = text[:-9]  # not JSON
-        out.append(text)
-    return out
 
 
 def upload(cloud: LocalCloud, key: str, body: str) -> None:
@@ -151,7 +125,7 @@ def drain_dlq(cloud: LocalCloud) -> list[dict[str, Any]]:
 def expected_totals(prefix: str) -> dict[str, tuple[Decimal, int]]:
     """What the valid lines add up to, per customer (computed here, independently)."""
     sums: dict[str, tuple[Decimal, int]] = {}
-    for text in lines(prefix):
+    for text in lines(prefix, LINES):
         try:
             line = json.loads(text)
         except ValueError:
@@ -172,7 +146,7 @@ def expected_totals(prefix: str) -> dict[str, tuple[Decimal, int]]:
 def test_a_large_file_gives_what_the_same_lines_in_small_files_give(cloud: LocalCloud) -> None:
     assert cloud.tasks is not None
     # -- the task path: one file over large_file_bytes ---------------------------------------
-    large = "\n".join(lines("L")) + "\n"
+    large = "\n".join(lines("L", LINES)) + "\n"
     assert len(large.encode()) > LARGE_FILE_BYTES
     started = time.monotonic()
     upload(cloud, "incoming/partner/large.jsonl", large)
@@ -182,7 +156,7 @@ def test_a_large_file_gives_what_the_same_lines_in_small_files_give(cloud: Local
     assert cloud.tasks.wait(30)
     assert task.exit_code == 0
     # -- the function path: the same lines, in files under the limit -------------------------
-    small = lines("S")
+    small = lines("S", LINES)
     chunks = [small[i : i + LINES_PER_SMALL_FILE] for i in range(0, LINES, LINES_PER_SMALL_FILE)]
     started = time.monotonic()
     for index, chunk in enumerate(chunks):
@@ -216,7 +190,7 @@ def test_a_large_file_gives_what_the_same_lines_in_small_files_give(cloud: Local
         )
     ]
     assert by_task == by_function
-    assert len(by_task) == sum(1 for n in range(LINES) if n % 97 in (5, 41, 77) or n % 211 == 13)
+    assert len(by_task) == rejected(LINES)
     # nothing failed on either path
     assert drain_dlq(cloud) == []
     print(
@@ -235,7 +209,7 @@ def test_a_task_that_fails_leaves_the_key_and_reason_in_the_files_dlq(cloud: Loc
     cloud.set_faults(match="F-T-")
     try:
         before = len(cloud.tasks.tasks)
-        upload(cloud, "incoming/partner/failing.jsonl", "\n".join(lines("F-")) + "\n")
+        upload(cloud, "incoming/partner/failing.jsonl", "\n".join(lines("F-", LINES)) + "\n")
         wait_for(lambda: len(cloud.tasks.tasks) > before, timeout=60)  # type: ignore[union-attr]
         assert cloud.tasks.wait(600)
     finally:
