@@ -23,7 +23,7 @@ CDK := cdk --no-notices -c stage=$(STAGE) $(CDK_ARGS)
 .PHONY: help install lint typecheck actionlint test unit infra cloud-tests e2e synth synth-variants scan-variants cfn-lint checkov cost cost-readme bench capacity local bootstrap deploy diff destroy clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed node_modules/.installed  ## virtualenv + pinned CDK CLI
 
