@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -11,6 +11,7 @@ import jsii
 from aws_cdk import (
     Acknowledgment,
     CfnResource,
+    Duration,
     Environment,
     IAspect,
     RemovalPolicy,
@@ -18,6 +19,7 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct, IValidation
 
@@ -67,7 +69,72 @@ def log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.L
     return group
 
 
-def acknowledge(construct: Construct, rule: str, reason: str) -> None:
+def deploy_time_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    role_description: str,
+    policy_name: str,
+    statements: Sequence[iam.PolicyStatement],
+    runtime: lambda_.Runtime,
+    code_dir: Path,
+    log_group: logs.ILogGroup,
+    why_no_dlq: str,
+    why_no_tracing: str,
+    checkov_reasons: Mapping[str, str],
+    wildcard_reason: str | None = None,
+) -> lambda_.Function:
+    """A function CloudFormation calls during deploys, as a custom resource's handler.
+
+    Its own role (``<construct_id>Role``): writing to its log group plus ``statements``,
+    nothing else. 128 MB, 30 s, ARM64. The findings that do not apply to a function run
+    once per deployment (a DLQ, tracing, checkov's concurrency/DLQ/VPC checks) are
+    explained with the caller's reasons; ``wildcard_reason`` explains a statement on
+    ``*`` (an API without resource-level permissions) to nag and checkov.
+    """
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=role_description,
+        inline_policies={
+            policy_name: iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[log_group.log_group_arn],
+                    ),
+                    *statements,
+                ]
+            )
+        },
+    )
+    if wildcard_reason is not None:
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+        acknowledge(role, "Serverless-LambdaStarPermissions", wildcard_reason)
+        checkov_skip(role, "CKV_AWS_111", wildcard_reason)
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=runtime,
+        architecture=lambda_.Architecture.ARM_64,
+        handler="handler.lambda_handler",
+        code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+        role=role,
+        log_group=log_group,
+        memory_size=128,
+        timeout=Duration.seconds(30),
+    )
+    acknowledge(function, "Serverless-LambdaDLQ", why_no_dlq)
+    acknowledge(function, "Serverless-LambdaTracing", why_no_tracing)
+    for check, reason in checkov_reasons.items():
+        checkov_skip(function, check, reason)
+    return function
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on one construct, with the reason it stands.
 
     `rule` is the id nag prints, e.g. `AwsSolutions-IAM5[Resource::*]`.

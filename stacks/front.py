@@ -50,7 +50,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.common import ASSET_EXCLUDES, LAMBDAS_DIR, acknowledge, checkov_skip
+from stacks.common import (
+    ASSET_EXCLUDES,
+    LAMBDAS_DIR,
+    acknowledge,
+    checkov_skip,
+    deploy_time_function,
+)
 from stacks.contract import API_PATH, STATUS_PATH
 
 VIEWER_REQUEST_DIR = LAMBDAS_DIR / "edge" / "viewer_request"
@@ -567,58 +573,27 @@ class EdgeFront(Construct):
             "CloudWatch Logs encrypts every log group at rest; a deploy-time lookup's logs "
             "hold no secrets",
         )
-        role = iam.Role(
-            self,
-            "PrefixListLookupRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="finds CloudFront's origin-facing prefix list id at deploy time",
-            inline_policies={
-                "lookup": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.log_group_arn],
-                        ),
-                        # Describe calls have no resource-level permissions.
-                        iam.PolicyStatement(
-                            actions=["ec2:DescribeManagedPrefixLists"], resources=["*"]
-                        ),
-                    ]
-                )
-            },
-        )
-        star_reason = (
-            "ec2:DescribeManagedPrefixLists has no resource-level permissions; the role "
-            "can do nothing else but write its own logs"
-        )
-        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", star_reason)
-        acknowledge(role, "Serverless-LambdaStarPermissions", star_reason)
-        checkov_skip(role, "CKV_AWS_111", star_reason)
-        function = lambda_.Function(
+        function = deploy_time_function(
             self,
             "PrefixListLookup",
             description="deploy-time: the id of a managed prefix list, by name",
+            role_description="finds CloudFront's origin-facing prefix list id at deploy time",
+            policy_name="lookup",
+            # Describe calls have no resource-level permissions.
+            statements=[
+                iam.PolicyStatement(actions=["ec2:DescribeManagedPrefixLists"], resources=["*"])
+            ],
             runtime=EDGE_RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(PREFIX_LIST_DIR), exclude=ASSET_EXCLUDES),
-            role=role,
+            code_dir=PREFIX_LIST_DIR,
             log_group=log_group,
-            memory_size=128,
-            timeout=Duration.seconds(30),
+            why_no_dlq="invoked synchronously by CloudFormation during deploys; never async",
+            why_no_tracing="a deploy-time lookup that runs once per deployment; nothing to trace",
+            checkov_reasons=CHECKOV_LOOKUP_FUNCTION_REASONS,
+            wildcard_reason=(
+                "ec2:DescribeManagedPrefixLists has no resource-level permissions; the role "
+                "can do nothing else but write its own logs"
+            ),
         )
-        acknowledge(
-            function,
-            "Serverless-LambdaDLQ",
-            "invoked synchronously by CloudFormation during deploys; never async",
-        )
-        acknowledge(
-            function,
-            "Serverless-LambdaTracing",
-            "a deploy-time lookup that runs once per deployment; nothing to trace",
-        )
-        for check, reason in CHECKOV_LOOKUP_FUNCTION_REASONS.items():
-            checkov_skip(function, check, reason)
         lookup = CustomResource(
             self,
             "OriginFacingPrefixList",

@@ -30,7 +30,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.common import ASSET_EXCLUDES, LAMBDAS_DIR, acknowledge, checkov_skip
+from stacks.common import LAMBDAS_DIR, acknowledge, checkov_skip, deploy_time_function
 
 TRIGGER_DIR: Final = LAMBDAS_DIR / "image_build"
 TRIGGER_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
@@ -277,59 +277,35 @@ class DeployTimeImage(Construct):
         self, retention: logs.RetentionDays, removal_policy: RemovalPolicy
     ) -> lambda_.Function:
         log_group = self._log_group("TriggerLogs", retention, removal_policy)
-        role = iam.Role(
-            self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="starts the image build during deployments",
-            inline_policies={
-                "trigger": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.log_group_arn],
-                        ),
-                        iam.PolicyStatement(
-                            actions=["codebuild:StartBuild"],
-                            resources=[self.project.project_arn],
-                        ),
-                        iam.PolicyStatement(
-                            actions=["ecr:DescribeImages"],
-                            resources=[self.repository.repository_arn],
-                        ),
-                    ]
-                )
-            },
-        )
-        function = lambda_.Function(
+        return deploy_time_function(
             self,
             "Trigger",
             description="image build trigger: starts the CodeBuild build during deploys",
+            role_description="starts the image build during deployments",
+            policy_name="trigger",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["codebuild:StartBuild"],
+                    resources=[self.project.project_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["ecr:DescribeImages"],
+                    resources=[self.repository.repository_arn],
+                ),
+            ],
             runtime=TRIGGER_RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(TRIGGER_DIR), exclude=ASSET_EXCLUDES),
-            role=role,
+            code_dir=TRIGGER_DIR,
             log_group=log_group,
-            memory_size=128,
-            timeout=Duration.seconds(30),
+            why_no_dlq="invoked by CloudFormation during deploys; a failure fails the deployment",
+            why_no_tracing=(
+                "a deploy-time trigger that makes two calls once per image; nothing to trace"
+            ),
+            checkov_reasons={
+                "CKV_AWS_115": "runs once per image build; a concurrency reservation would "
+                "waste quota",
+                "CKV_AWS_116": "invoked by CloudFormation during deploys; a failure fails the "
+                "deployment, which is where it must show",
+                "CKV_AWS_117": "a deploy-time helper calling the CodeBuild and ECR APIs; the "
+                "VPC has no NAT and no endpoints for them",
+            },
         )
-        acknowledge(
-            function,
-            "Serverless-LambdaDLQ",
-            "invoked by CloudFormation during deploys; a failure fails the deployment",
-        )
-        acknowledge(
-            function,
-            "Serverless-LambdaTracing",
-            "a deploy-time trigger that makes two calls once per image; nothing to trace",
-        )
-        for check, reason in {
-            "CKV_AWS_115": "runs once per image build; a concurrency reservation would waste quota",
-            "CKV_AWS_116": "invoked by CloudFormation during deploys; a failure fails the "
-            "deployment, which is where it must show",
-            "CKV_AWS_117": "a deploy-time helper calling the CodeBuild and ECR APIs; the VPC "
-            "has no NAT and no endpoints for them",
-        }.items():
-            checkov_skip(function, check, reason)
-        return function

@@ -12,9 +12,6 @@ lines per second of each path, measured in this run, are printed.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +21,7 @@ from typing import Any
 import pytest
 
 from local_cloud.cloud import LocalCloud
-from tests.e2e.conftest import ROOT, boot
+from tests.e2e.conftest import boot, synth_app
 from tests.e2e.large_file_lines import CUSTOMERS, lines, rejected
 from tests.polling import wait_for
 
@@ -36,21 +33,11 @@ LINES_PER_SMALL_FILE = 60  # about 9 KB each: the function's
 @pytest.fixture(scope="module")
 def large_files_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app as `cdk synth -c large_files_enabled=true -c large_file_bytes=...` makes it."""
-    outdir = tmp_path_factory.mktemp("large-files") / "cdk.out"
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context.update(stage="dev", large_files_enabled=True, large_file_bytes=LARGE_FILE_BYTES)
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    done = subprocess.run(
-        [sys.executable, "app.py"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return synth_app(
+        tmp_path_factory.mktemp("large-files") / "cdk.out",
+        large_files_enabled=True,
+        large_file_bytes=LARGE_FILE_BYTES,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return outdir
 
 
 @pytest.fixture(scope="module")
