@@ -216,8 +216,6 @@ def apply_visibility_timeout_at_delivery() -> None:
     batch come back three minutes later). SQS applies the timeout in force at delivery;
     so does this, for calls that do not set their own VisibilityTimeout.
     """
-    import threading  # noqa: PLC0415
-
     from moto.sqs.models import SQSBackend  # noqa: PLC0415 - emulation process only
     from moto.sqs.responses import SQSResponse  # noqa: PLC0415
 
@@ -236,8 +234,10 @@ def apply_visibility_timeout_at_delivery() -> None:
         self: Any, queue_name: str, count: int, wait: int, visibility: int, *args: Any
     ) -> Any:
         messages = receive(self, queue_name, count, wait, visibility, *args)
+        if not messages or not getattr(call, "queue_default", False):
+            return messages  # the call set its own timeout, or nothing was delivered
         queue = self.get_queue(queue_name)
-        if getattr(call, "queue_default", False) and queue.visibility_timeout != visibility:
+        if queue.visibility_timeout != visibility:  # changed while the call waited
             handles = {message.receipt_handle for message in messages}
             for message in list(queue.pending_messages):
                 if message.receipt_handle in handles:
