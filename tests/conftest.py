@@ -17,12 +17,10 @@ group; the scheduler below groups by path instead, through xdist's scheduler hoo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
 SYNTHESIZED = "synthesized"  # the infra tier and the contract test
 
 # Measured (`pytest --durations=0`, one worker): the end-to-end files that run for minutes.
