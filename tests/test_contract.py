@@ -35,7 +35,7 @@ from orders_core.files.event import ObjectCreatedEvent
 from orders_core.files.settings import FileTaskSettings, override_names
 from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName
-from orders_core.settings import CommonSettings, load_settings
+from orders_core.settings import CommonSettings, load_settings, variables
 from orders_core.versioning import format_accepted_at
 
 from lambdas.edge.viewer_request.gate import ViewerRequestGate
@@ -250,7 +250,7 @@ def test_each_function_gets_exactly_the_variables_its_settings_read(
 ) -> None:
     for name, function in functions.items():
         model = _settings_model(function)
-        read = {field.alias for field in model.model_fields.values()}
+        read = set(variables(model))
         assert set(function.environment) == read, name
 
 
@@ -477,7 +477,7 @@ def test_the_task_gets_exactly_what_its_settings_read_less_what_the_function_set
     (definition,) = resources(app.json("Compute"), "AWS::ECS::TaskDefinition").values()
     (container,) = definition["Properties"]["ContainerDefinitions"]
     set_by_stack = {variable["Name"] for variable in container["Environment"]}
-    read = {field.alias for field in FileTaskSettings.model_fields.values()}
+    read = set(variables(FileTaskSettings))
     per_run = set(override_names())  # the function's RunTask overrides
     assert set_by_stack == read - per_run
     assert container["Name"] == contract.FILES_TASK_CONTAINER

@@ -358,10 +358,11 @@ def test_a_task_without_its_file_variables_exits_one(world: FilesWorld, dead_let
 
 
 def test_the_task_settings_read_the_names_the_function_sets() -> None:
-    settings = FileTaskSettings.model_validate(
+    settings = load_settings(
+        FileTaskSettings,
         task_environment(
             {"detail": {"bucket": {"name": "b"}, "object": {"key": "incoming/k"}}}, "https://q"
-        )
+        ),
     )
     assert (settings.bucket, settings.key, settings.version_id) == ("b", "incoming/k", None)
 

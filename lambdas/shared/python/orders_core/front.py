@@ -9,13 +9,13 @@ ALB can send either, so both are ignored. The stack says which (``EDGE_ENABLED``
 """
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
 from aws_lambda_powertools.utilities.data_classes import ALBEvent
-from pydantic import Field
 
 from orders_core.http import header
-from orders_core.settings import CommonSettings
+from orders_core.settings import CommonSettings, flag, variable
 from orders_core.versioning import SUBJECT_PATTERN
 
 REQUEST_ID_HEADER: Final = "x-request-id"
@@ -26,10 +26,11 @@ _SUBJECT: Final = re.compile(SUBJECT_PATTERN)
 _REQUEST_ID: Final = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+@dataclass(frozen=True, kw_only=True)
 class FrontSettings(CommonSettings):
     """Variables every function behind the ALB reads."""
 
-    edge_enabled: bool = Field(alias="EDGE_ENABLED")
+    edge_enabled: bool = variable("EDGE_ENABLED", flag)
 
 
 def correlation_id(event: ALBEvent, *, edge_enabled: bool) -> str | None:

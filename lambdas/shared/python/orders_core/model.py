@@ -6,6 +6,7 @@ can never be written, and anything ingest accepts can be stored by DynamoDB as i
 """
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, DecimalException
 from typing import Annotated, Any, Final, Self
 
@@ -32,6 +33,7 @@ from orders_core.limits import (
     MAX_QTY,
 )
 from orders_core.money import Amount, Currency
+from orders_core.validation import Problem
 from orders_core.versioning import (
     ACCEPTED_AT_PATTERN,
     REQUEST_ID_PATTERN,
@@ -128,13 +130,11 @@ def _reject_reserved(value: Any) -> None:
 
 def _key_text(text: str, field: str) -> str:
     if not text.strip():
-        raise PydanticCustomError("blank", f"{field} must not be empty or blank")
+        raise Problem("blank", f"{field} must not be empty or blank")
     if len(text) > MAX_KEY_CHARS:
-        raise PydanticCustomError("too_long", f"{field} must be at most {MAX_KEY_CHARS} characters")
+        raise Problem("too_long", f"{field} must be at most {MAX_KEY_CHARS} characters")
     if not _is_storable_text(text):
-        raise PydanticCustomError(
-            "unstorable_value", f"{field} has characters that cannot be stored"
-        )
+        raise Problem("unstorable_value", f"{field} has characters that cannot be stored")
     return text
 
 
@@ -143,14 +143,19 @@ def id_text(value: Any, field: str) -> str:
     integer, kept as its decimal string (so 123 and "123" are the same customer)."""
     # bool is an int in Python, but true is not an identifier.
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PydanticCustomError(
-            f"{field}_type", f"{field} must be a non-empty string or an integer"
-        )
+        raise Problem(f"{field}_type", f"{field} must be a non-empty string or an integer")
     return _key_text(value if isinstance(value, str) else str(value), field)
 
 
+def _pydantic(check: Callable[..., str], *args: Any) -> str:
+    try:
+        return check(*args)
+    except Problem as exc:
+        raise PydanticCustomError(exc.kind, exc.message) from None
+
+
 def _check_customer_id(value: Any) -> str:
-    return id_text(value, "customer_id")
+    return _pydantic(id_text, value, "customer_id")
 
 
 CustomerId = Annotated[str, BeforeValidator(_check_customer_id)]
@@ -229,14 +234,14 @@ class Order(BaseModel):
             raise PydanticCustomError(
                 "order_id_type", "order_id must be a non-empty string or an integer"
             )
-        return _key_text(value if isinstance(value, str) else str(value), "order_id")
+        return _pydantic(_key_text, value if isinstance(value, str) else str(value), "order_id")
 
     @field_validator("item", mode="before")
     @classmethod
     def _check_item(cls, value: Any) -> str:
         if not isinstance(value, str):
             raise PydanticCustomError("item_type", "item must be a non-empty string")
-        return _key_text(value, "item")
+        return _pydantic(_key_text, value, "item")
 
     @field_validator("qty", mode="before")
     @classmethod
@@ -373,5 +378,5 @@ def summarize(exc: ValidationError) -> str:
 
 def check_key_text(text: str, field: str) -> str:
     """A key attribute (``order_id``, ``item``) by the order model's rules, for text that
-    arrives elsewhere than in an order (the status path); raises PydanticCustomError."""
+    arrives elsewhere than in an order (the status path); raises Problem."""
     return _key_text(text, field)

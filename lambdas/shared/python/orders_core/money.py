@@ -29,6 +29,7 @@ from pydantic import BeforeValidator, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from orders_core.limits import DYNAMODB_MAX_DIGITS
+from orders_core.validation import Problem
 
 MAX_DECIMAL_PLACES: Final = 2
 MAX_INTEGER_DIGITS: Final = 28
@@ -143,24 +144,39 @@ def check_ledger_currency(value: str) -> str:
     return value
 
 
-def _validate_amount(value: Any) -> Decimal:
+def check_amount(value: Any) -> Decimal:
+    """An order's or a file line's amount (orders_core.validation check)."""
     try:
         return parse_amount(value)
     except InvalidAmount as exc:
-        raise PydanticCustomError(exc.code, exc.message) from None
+        raise Problem(exc.code, exc.message) from None
 
 
-def _validate_currency(value: Any, info: ValidationInfo) -> str:
-    context = info.context if isinstance(info.context, dict) else {}
-    ledger_currency = context.get(CONTEXT_KEY)
+def check_currency(value: Any, ledger_currency: str | None) -> str:
+    """An order's or a file line's currency: the ledger's (orders_core.validation check)."""
     if not isinstance(ledger_currency, str):
-        raise PydanticCustomError(
+        raise Problem(
             "currency_unchecked", "currency cannot be checked: no ledger currency is configured"
         )
     try:
         return normalize_currency(value, ledger_currency)
     except InvalidAmount as exc:
-        raise PydanticCustomError(exc.code, exc.message) from None
+        raise Problem(exc.code, exc.message) from None
+
+
+def _validate_amount(value: Any) -> Decimal:
+    try:
+        return check_amount(value)
+    except Problem as exc:
+        raise PydanticCustomError(exc.kind, exc.message) from None
+
+
+def _validate_currency(value: Any, info: ValidationInfo) -> str:
+    context = info.context if isinstance(info.context, dict) else {}
+    try:
+        return check_currency(value, context.get(CONTEXT_KEY))
+    except Problem as exc:
+        raise PydanticCustomError(exc.kind, exc.message) from None
 
 
 Amount = Annotated[Decimal, BeforeValidator(_validate_amount)]

@@ -1,27 +1,18 @@
 """The aggregator's environment (names as set by the compute stack)."""
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
-
-from orders_core.money import check_ledger_currency, parse_amount
-from orders_core.settings import CommonSettings
+from orders_core.money import parse_amount
+from orders_core.settings import CommonSettings, ledger_currency, variable
 
 
-def _threshold(value: Any) -> Decimal:
-    # An amount by the ledger's rule ("1000000" or "1000000.50"), never a float.
-    return parse_amount(value)
-
-
+@dataclass(frozen=True, kw_only=True)
 class AggregatorSettings(CommonSettings):
-    totals_table_name: str = Field(alias="TOTALS_TABLE_NAME", min_length=1)
-    postings_table_name: str = Field(alias="POSTINGS_TABLE_NAME", min_length=1)
-    ledger_currency: Annotated[str, AfterValidator(check_ledger_currency)] = Field(
-        alias="LEDGER_CURRENCY"
-    )
-    # A total strictly above this is "high": crossing it upwards publishes one alert.
-    high_balance_threshold: Annotated[Decimal, BeforeValidator(_threshold)] = Field(
-        alias="HIGH_BALANCE_THRESHOLD"
-    )
-    high_balance_topic_arn: str = Field(alias="HIGH_BALANCE_TOPIC_ARN", min_length=1)
+    totals_table_name: str = variable("TOTALS_TABLE_NAME")
+    postings_table_name: str = variable("POSTINGS_TABLE_NAME")
+    ledger_currency: str = variable("LEDGER_CURRENCY", ledger_currency)
+    # A total strictly above this is "high": crossing it upwards publishes one alert. An
+    # amount by the ledger's rule ("1000000" or "1000000.50"), never a float.
+    high_balance_threshold: Decimal = variable("HIGH_BALANCE_THRESHOLD", parse_amount)
+    high_balance_topic_arn: str = variable("HIGH_BALANCE_TOPIC_ARN")

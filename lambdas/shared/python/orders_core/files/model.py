@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from orders_core.model import CustomerId, id_text
 from orders_core.money import Amount, Currency
+from orders_core.validation import Problem
 
 MAX_NAME_CHARS: Final = 256
 MAX_EMAIL_CHARS: Final = 254
@@ -29,7 +30,10 @@ OPTIONAL_FIELDS: Final = ("customer_name", "customer_email")
 
 
 def _check_transaction_id(value: Any) -> str:
-    return id_text(value, "transaction_id")
+    try:
+        return id_text(value, "transaction_id")
+    except Problem as exc:
+        raise PydanticCustomError(exc.kind, exc.message) from None
 
 
 def format_utc(moment: datetime) -> str:

@@ -6,79 +6,65 @@ means the large-file path is off in this stage), the task which file to read and
 report its own failure.
 """
 
-from typing import Annotated, Self
+from dataclasses import dataclass, fields
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
-
-from orders_core.money import check_ledger_currency
-from orders_core.settings import CommonSettings
-
-LedgerCurrency = Annotated[str, AfterValidator(check_ledger_currency)]
-
-
-def _comma_list(value: object) -> object:
-    """``subnet-a,subnet-b`` (how the stack writes a list into one variable)."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
+from orders_core.settings import (
+    CommonSettings,
+    comma_list,
+    integer,
+    ledger_currency,
+    optional_text,
+    text,
+    variable,
+)
 
 
-def _blank_is_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
+@dataclass(frozen=True, kw_only=True)
 class FileWriteSettings(CommonSettings):
     """What reading a file and writing the ledger's tables needs, wherever it runs."""
 
-    transactions_table_name: str = Field(alias="TRANSACTIONS_TABLE_NAME", min_length=1)
-    customers_table_name: str = Field(alias="CUSTOMERS_TABLE_NAME", min_length=1)
-    ledger_currency: LedgerCurrency = Field(alias="LEDGER_CURRENCY")
+    transactions_table_name: str = variable("TRANSACTIONS_TABLE_NAME")
+    customers_table_name: str = variable("CUSTOMERS_TABLE_NAME")
+    ledger_currency: str = variable("LEDGER_CURRENCY", ledger_currency)
     # A larger file is not read: it is reported as unreadable (one entry) and moved.
-    file_max_bytes: int = Field(alias="FILE_MAX_BYTES", ge=1)
+    file_max_bytes: int = variable("FILE_MAX_BYTES", integer(low=1))
     # Threads writing to DynamoDB while one reads (see files/writers.py).
-    writer_threads: int = Field(alias="FILE_WRITER_THREADS", default=8, ge=1, le=32)
+    writer_threads: int = variable("FILE_WRITER_THREADS", integer(low=1, high=32), default=8)
 
 
-class LargeFilesTarget(BaseModel):
+@dataclass(frozen=True)
+class LargeFilesTarget:
     """Where the function starts the large-file task (ecs:RunTask's arguments)."""
 
-    model_config = {"frozen": True}
-
-    cluster: str = Field(min_length=1)
-    task_definition: str = Field(min_length=1)
-    container: str = Field(min_length=1)
-    subnets: tuple[str, ...] = Field(min_length=1)
-    security_group: str = Field(min_length=1)
+    cluster: str
+    task_definition: str
+    container: str
+    subnets: tuple[str, ...]
+    security_group: str
 
 
-OptionalText = Annotated[str | None, BeforeValidator(_blank_is_none)]
-
-
+@dataclass(frozen=True, kw_only=True)
 class FilesSettings(FileWriteSettings):
     """The file function's environment."""
 
     # Above this a file is not read by the function: it is handed to the large-file
     # task, or, with the large-file path off, reported as too large for this stage.
-    large_file_bytes: int = Field(alias="LARGE_FILE_BYTES", ge=1)
-    large_files_cluster: OptionalText = Field(alias="LARGE_FILES_CLUSTER", default=None)
-    large_files_task_definition: OptionalText = Field(
-        alias="LARGE_FILES_TASK_DEFINITION", default=None
+    large_file_bytes: int = variable("LARGE_FILE_BYTES", integer(low=1))
+    large_files_cluster: str | None = variable("LARGE_FILES_CLUSTER", optional_text, None)
+    large_files_task_definition: str | None = variable(
+        "LARGE_FILES_TASK_DEFINITION", optional_text, None
     )
-    large_files_container: OptionalText = Field(alias="LARGE_FILES_CONTAINER", default=None)
-    large_files_subnets: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = Field(
-        alias="LARGE_FILES_SUBNETS", default=()
-    )
-    large_files_security_group: OptionalText = Field(
-        alias="LARGE_FILES_SECURITY_GROUP", default=None
+    large_files_container: str | None = variable("LARGE_FILES_CONTAINER", optional_text, None)
+    large_files_subnets: tuple[str, ...] = variable("LARGE_FILES_SUBNETS", comma_list, ())
+    large_files_security_group: str | None = variable(
+        "LARGE_FILES_SECURITY_GROUP", optional_text, None
     )
 
-    @model_validator(mode="after")
-    def _all_or_none(self) -> Self:
+    def __post_init__(self) -> None:
         given = self._target_values()
         if any(given.values()) and not all(given.values()):
             missing = ", ".join(name for name, value in given.items() if not value)
             raise ValueError(f"the large-file task needs every LARGE_FILES_* variable: {missing}")
-        return self
 
     def _target_values(self) -> dict[str, object]:
         return {
@@ -93,23 +79,20 @@ class FilesSettings(FileWriteSettings):
     def large_files(self) -> LargeFilesTarget | None:
         """The task to hand large files to; None when the path is off in this stage."""
         values = self._target_values()
-        return LargeFilesTarget.model_validate(values) if all(values.values()) else None
+        return LargeFilesTarget(**values) if all(values.values()) else None  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, kw_only=True)
 class FileTaskSettings(FileWriteSettings):
     """The large-file task's environment: the task definition's plus, per run, the file."""
 
-    bucket: str = Field(alias="FILE_BUCKET", min_length=1)
-    key: str = Field(alias="FILE_KEY", min_length=1)
-    version_id: OptionalText = Field(alias="FILE_VERSION_ID", default=None)
-    dead_letter_queue_url: str = Field(alias="FILES_DEAD_LETTER_QUEUE_URL", min_length=1)
+    bucket: str = variable("FILE_BUCKET", text)
+    key: str = variable("FILE_KEY", text)
+    version_id: str | None = variable("FILE_VERSION_ID", optional_text, None)
+    dead_letter_queue_url: str = variable("FILES_DEAD_LETTER_QUEUE_URL", text)
 
 
 def override_names() -> tuple[str, str, str]:
-    """The variables the function sets per run (bucket, key, version): the task's aliases."""
-    fields = FileTaskSettings.model_fields
-    return (
-        str(fields["bucket"].alias),
-        str(fields["key"].alias),
-        str(fields["version_id"].alias),
-    )
+    """The variables the function sets per run (bucket, key, version): the task's names."""
+    by_field = {field.name: field.metadata["env"] for field in fields(FileTaskSettings)}
+    return (by_field["bucket"], by_field["key"], by_field["version_id"])

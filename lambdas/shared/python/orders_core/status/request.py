@@ -13,11 +13,11 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from pydantic import BaseModel, ConfigDict
-from pydantic_core import PydanticCustomError
 
 from orders_core.http import BadRequest, RouteNotFound
 from orders_core.model import check_key_text
 from orders_core.paths import API_PATH, status_segments
+from orders_core.validation import Problem
 from orders_core.versioning import VERSION_PATTERN
 
 VERSION_PARAMETER: Final = "version"
@@ -58,8 +58,8 @@ def read_query(path: str, query: Mapping[str, Sequence[str]]) -> StatusQuery:
     for name, segment in zip(names, segments, strict=True):
         try:
             values[name] = check_key_text(_decode(segment, name), name)
-        except PydanticCustomError as exc:
-            problems.append({"loc": ["path", name], "msg": exc.message(), "type": exc.type})
+        except Problem as exc:
+            problems.append({"loc": ["path", name], "msg": exc.message, "type": exc.kind})
     if problems:
         raise BadRequest(
             "the path does not name an order the API could store",
@@ -71,17 +71,11 @@ def read_query(path: str, query: Mapping[str, Sequence[str]]) -> StatusQuery:
 
 def _decode(segment: str, name: str) -> str:
     if _BAD_ESCAPE.search(segment):
-        raise PydanticCustomError(
-            "percent_encoding",
-            "{name} has a % that does not start an escape like %20",
-            {"name": name},
-        )
+        raise Problem("percent_encoding", f"{name} has a % that does not start an escape like %20")
     try:
         return unquote(segment, errors="strict")
     except UnicodeDecodeError:
-        raise PydanticCustomError(
-            "utf8", "{name} does not decode to UTF-8 text", {"name": name}
-        ) from None
+        raise Problem("utf8", f"{name} does not decode to UTF-8 text") from None
 
 
 def _version(values: Sequence[str]) -> str | None:
