@@ -1,4 +1,4 @@
-"""Ingest's request reading and answer shaping on their own: no resolver, no queue."""
+"""Ingest's request reading and answer shaping on their own: no router, no queue."""
 
 import uuid
 from decimal import Decimal
@@ -6,7 +6,6 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import ALBEvent
 from orders_core.http import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from orders_core.ingest.api import API_PATHS, accepted_body, no_route
 from orders_core.ingest.body import MAX_BASE64_CHARS, header, is_json_content_type, read_payload
@@ -16,8 +15,8 @@ from orders_core.limits import MAX_BODY_BYTES
 from tests.unit.events import FakeContext, alb_event
 
 
-def _event(body: str | bytes | None = None, **kwargs: Any) -> ALBEvent:
-    return ALBEvent(alb_event(body, **kwargs))
+def _event(body: str | bytes | None = None, **kwargs: Any) -> dict[str, Any]:
+    return alb_event(body, **kwargs)
 
 
 # --- body --------------------------------------------------------------------------------
@@ -63,9 +62,9 @@ def test_a_repeated_header_is_ambiguous_and_read_as_absent() -> None:
     raw = alb_event("{}", multi_value_headers=True)
     raw["multiValueHeaders"]["content-type"] = ["application/json", "application/json"]
 
-    assert header(ALBEvent(raw), "content-type") is None
+    assert header(raw, "content-type") is None
     with pytest.raises(UnsupportedMediaType):
-        read_payload(ALBEvent(raw))
+        read_payload(raw)
 
 
 def test_an_oversized_base64_body_is_refused_before_it_is_decoded() -> None:
@@ -74,7 +73,7 @@ def test_an_oversized_base64_body_is_refused_before_it_is_decoded() -> None:
 
     # Then the size decides (413), not the decoder (400)
     with pytest.raises(PayloadTooLarge):
-        read_payload(ALBEvent(raw))
+        read_payload(raw)
 
 
 def test_the_base64_cap_admits_every_body_up_to_the_limit() -> None:
@@ -100,15 +99,21 @@ def test_unreadable_bodies_raise_the_refusal_that_names_why(
 # --- answers -----------------------------------------------------------------------------
 
 
-def _accepted(index: int) -> OrderResult:
+def _accepted(index: int, version: str | None = None, location: str | None = None) -> OrderResult:
     return OrderResult(
-        index=index, status="accepted", order_id=str(index), item="x", message_id=f"m-{index}"
+        index=index,
+        status="accepted",
+        order_id=str(index),
+        item="x",
+        message_id=f"m-{index}",
+        version=version,
+        location=location,
     )
 
 
 def test_one_order_is_answered_with_its_receipt() -> None:
     request = read_orders({"order_id": "0", "item": "x"}, ledger_currency="IDR")
-    result = _accepted(0).model_copy(update={"version": "v", "location": "/where"})
+    result = _accepted(0, version="v", location="/where")
 
     assert accepted_body(request, [result]) == {
         "status": "accepted",

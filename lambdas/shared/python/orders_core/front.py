@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from aws_lambda_powertools.utilities.data_classes import ALBEvent
-
-from orders_core.http import header
+from orders_core.http import Event, header
 from orders_core.settings import CommonSettings, flag, variable
 from orders_core.versioning import SUBJECT_PATTERN
 
@@ -33,7 +31,7 @@ class FrontSettings(CommonSettings):
     edge_enabled: bool = variable("EDGE_ENABLED", flag)
 
 
-def correlation_id(event: ALBEvent, *, edge_enabled: bool) -> str | None:
+def correlation_id(event: Event, *, edge_enabled: bool) -> str | None:
     """The edge's request id when the edge is on (and sent one), else ALB's trace id."""
     if edge_enabled:
         request_id = header(event, REQUEST_ID_HEADER)
@@ -42,7 +40,7 @@ def correlation_id(event: ALBEvent, *, edge_enabled: bool) -> str | None:
     return header(event, TRACE_HEADER)
 
 
-def auth_subject(event: ALBEvent, *, edge_enabled: bool) -> str | None:
+def auth_subject(event: Event, *, edge_enabled: bool) -> str | None:
     """The caller the edge authenticated, or None (no edge, no authentication, or a
     value the edge would never have set)."""
     if not edge_enabled:

@@ -5,35 +5,29 @@ below it here (stacks/contract.py, tied to these paths by tests/test_contract.py
 except GET and HEAD on status paths, which go to the status function.
 """
 
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel
-
-from orders_core.http import MethodNotAllowed, RequestRejected, RouteNotFound, json_response
+from orders_core.http import (
+    MethodNotAllowed,
+    RequestRejected,
+    Response,
+    RouteNotFound,
+    json_response,
+)
 from orders_core.ingest.service import OrderResult, OrdersRequest
 from orders_core.paths import API_PATH, API_PATHS, STATUS_METHODS, status_segments
 
-__all__ = ["API_PATH", "API_PATHS", "accepted_response", "no_route"]
+__all__ = ["API_PATH", "API_PATHS", "Arrival", "accepted_response", "no_route"]
 
 
-class AcceptedResponse(BaseModel):
-    """202 for one order."""
+@dataclass(frozen=True)
+class Arrival:
+    """What stamps a request's orders, fixed when the invocation starts."""
 
-    status: Literal["accepted"] = "accepted"
-    message_id: str
-    order_id: str
-    item: str
-    version: str
-    location: str  # the order's status URL, also sent as the Location header
-
-
-class BatchAcceptedResponse(BaseModel):
-    """202 for an array: every order was queued."""
-
-    status: Literal["accepted"] = "accepted"
-    results: list[OrderResult]
+    accepted_at: str
+    request_id: str
 
 
 def no_route(path: str, method: str) -> RequestRejected:
@@ -51,7 +45,7 @@ def no_route(path: str, method: str) -> RequestRejected:
     )
 
 
-def accepted_response(request: OrdersRequest, results: list[OrderResult]) -> Response[Any]:
+def accepted_response(request: OrdersRequest, results: list[OrderResult]) -> Response:
     """202: every order of the request is queued; one order's status URL is its Location."""
     body = accepted_body(request, results)
     headers = None if request.is_batch else {"Location": str(body["location"])}
@@ -61,7 +55,7 @@ def accepted_response(request: OrdersRequest, results: list[OrderResult]) -> Res
 def accepted_body(request: OrdersRequest, results: list[OrderResult]) -> dict[str, Any]:
     """The 202 body: the one order's receipt, or a result per order of an array."""
     if request.is_batch:
-        return BatchAcceptedResponse(results=results).model_dump(exclude_none=True)
+        return {"status": "accepted", "results": [result.body() for result in results]}
     result = results[0]
     if (
         result.message_id is None
@@ -71,10 +65,11 @@ def accepted_body(request: OrdersRequest, results: list[OrderResult]) -> dict[st
         or result.location is None
     ):
         raise RuntimeError("an accepted order has no receipt")  # IngestService guarantees it
-    return AcceptedResponse(
-        message_id=result.message_id,
-        order_id=result.order_id,
-        item=result.item,
-        version=result.version,
-        location=result.location,
-    ).model_dump()
+    return {
+        "status": "accepted",
+        "message_id": result.message_id,
+        "order_id": result.order_id,
+        "item": result.item,
+        "version": result.version,
+        "location": result.location,  # also sent as the Location header
+    }

@@ -1,21 +1,22 @@
 """Reading an ALB request body: content type, base64, size, UTF-8, then JSON.
 
-Works on Powertools' ``ALBEvent`` data class (a dict wrapper), not on the resolver, so it
-is tested by building events directly. Every refusal is an ``orders_core.http`` error.
+Works on the event dict alone, not on the router, so it is tested by building events
+directly. Every refusal is an ``orders_core.http`` error.
 """
 
 import base64
 import binascii
 from typing import Any, Final
 
-from aws_lambda_powertools.utilities.data_classes import ALBEvent
-
 from orders_core.http import (
     BadRequest,
+    Event,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    body_text,
     header,
+    is_base64_encoded,
 )
 from orders_core.jsonutil import InvalidJson, parse_json
 from orders_core.limits import MAX_BODY_BYTES
@@ -28,7 +29,7 @@ MAX_BASE64_CHARS: Final = 4 * ((MAX_BODY_BYTES + 2) // 3)
 __all__ = ["header", "is_json_content_type", "read_body", "read_payload"]
 
 
-def read_payload(event: ALBEvent) -> Any:
+def read_payload(event: Event) -> Any:
     """The request's JSON document (numbers with a fraction or exponent as Decimal)."""
     return parse_body(read_body(event))
 
@@ -48,12 +49,12 @@ def is_json_content_type(value: str | None) -> bool:
     return True
 
 
-def read_body(event: ALBEvent) -> str:
+def read_body(event: Event) -> str:
     """The body as text: content type checked, base64 undone, size bounded, UTF-8 decoded."""
     if not is_json_content_type(header(event, "content-type")):
         raise UnsupportedMediaType(f"send the order as {JSON_MEDIA_TYPE}")
-    raw = event.body or ""
-    if event.is_base64_encoded:
+    raw = body_text(event)
+    if is_base64_encoded(event):
         if len(raw) > MAX_BASE64_CHARS:
             raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
         try:

@@ -1,24 +1,29 @@
 """The status function's HTTP surface: its route, its answers, HEAD, and 404/405.
 
-The ALB sends it GET and HEAD below ``/lambda/api/orders/``; the resolver's catch-all
+The ALB sends it GET and HEAD below ``/lambda/api/orders/``; the router's catch-all
 route hands every such path to ``request.read_query``, which decides what it names.
 """
 
+import re
 from http import HTTPStatus
 from typing import Any, Final
 
-from aws_lambda_powertools.event_handler import Response
-
-from orders_core.http import MethodNotAllowed, RequestRejected, RouteNotFound, json_response
+from orders_core.http import (
+    MethodNotAllowed,
+    RequestRejected,
+    Response,
+    RouteNotFound,
+    json_response,
+)
 from orders_core.paths import STATUS_METHODS, STATUS_PREFIX, status_segments
 from orders_core.status.service import ItemStatus, OrderStatus
 
-# A regular expression for Powertools' resolver: anything below the prefix.
-STATUS_ROUTE: Final = f"{STATUS_PREFIX}.+"
+# Anything below the prefix (the whole path must match).
+STATUS_ROUTE: Final = re.compile(f"{re.escape(STATUS_PREFIX)}.+")
 
 
-def status_response(answer: ItemStatus | OrderStatus) -> Response[Any]:
-    return json_response(HTTPStatus.OK, answer.model_dump(exclude_none=True))
+def status_response(answer: ItemStatus | OrderStatus) -> Response:
+    return json_response(HTTPStatus.OK, answer.body())
 
 
 def without_body_for_head(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,9 @@ then decoded as UTF-8 and checked with the order model's rules for ``order_id`` 
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
-
-from aws_lambda_powertools.utilities.data_classes import ALBEvent
-from pydantic import BaseModel, ConfigDict
 
 from orders_core.http import BadRequest, RouteNotFound
 from orders_core.model import check_key_text
@@ -25,23 +23,13 @@ _BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _VERSION: Final = re.compile(VERSION_PATTERN)
 
 
-class StatusQuery(BaseModel):
+@dataclass(frozen=True)
+class StatusQuery:
     """What a status request asks: one order, or one item of it, optionally at a version."""
-
-    model_config = ConfigDict(frozen=True)
 
     order_id: str
     item: str | None = None
     version: str | None = None
-
-
-def query_values(event: ALBEvent) -> dict[str, list[str]]:
-    """The raw query parameters, whether the target group sends single or multiple values."""
-    multi = event.multi_value_query_string_parameters
-    if multi:
-        return {str(name): [str(v) for v in values] for name, values in multi.items()}
-    single = event.query_string_parameters or {}
-    return {str(name): [str(value)] for name, value in single.items()}
 
 
 def read_query(path: str, query: Mapping[str, Sequence[str]]) -> StatusQuery:
@@ -66,7 +54,11 @@ def read_query(path: str, query: Mapping[str, Sequence[str]]) -> StatusQuery:
             code="invalid_path",
             details=problems,
         )
-    return StatusQuery(**values, version=_version(query.get(VERSION_PARAMETER, ())))
+    return StatusQuery(
+        order_id=values["order_id"],
+        item=values.get("item"),
+        version=_version(query.get(VERSION_PARAMETER, ())),
+    )
 
 
 def _decode(segment: str, name: str) -> str:

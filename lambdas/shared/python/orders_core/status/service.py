@@ -9,10 +9,9 @@
   means some item of it holds that version or a newer one.
 """
 
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Literal, Self
-
-from pydantic import BaseModel
+from typing import Any, Literal, Self
 
 from orders_core.http import RequestRejected, TableUnavailable
 from orders_core.limits import MAX_STATUS_ITEMS
@@ -31,7 +30,8 @@ class OrderNotFound(RequestRejected):
     default_code = "order_not_found"
 
 
-class ItemStatus(BaseModel):
+@dataclass(frozen=True)
+class ItemStatus:
     """``GET /lambda/api/orders/{order_id}/{item}``: the stored version of one item."""
 
     order_id: str
@@ -41,8 +41,20 @@ class ItemStatus(BaseModel):
     status: Status | None = None  # only with ?version
     requested_version: str | None = None
 
+    def body(self) -> dict[str, Any]:
+        """The answer's JSON object; what is None is left out."""
+        return _without_none(
+            order_id=self.order_id,
+            item=self.item,
+            version=self.version,
+            accepted_at=self.accepted_at,
+            status=self.status,
+            requested_version=self.requested_version,
+        )
 
-class OrderStatus(BaseModel):
+
+@dataclass(frozen=True)
+class OrderStatus:
     """``GET /lambda/api/orders/{order_id}``: every stored item of the order."""
 
     order_id: str
@@ -50,6 +62,20 @@ class OrderStatus(BaseModel):
     truncated: bool  # more than MAX_STATUS_ITEMS items: read the others by their URL
     status: Status | None = None  # only with ?version
     requested_version: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The answer's JSON object; what is None is left out."""
+        return _without_none(
+            order_id=self.order_id,
+            items=[stored.body() for stored in self.items],
+            truncated=self.truncated,
+            status=self.status,
+            requested_version=self.requested_version,
+        )
+
+
+def _without_none(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 class StatusService:

@@ -6,12 +6,12 @@ else. Only the key, ``version`` and ``accepted_at`` are read back.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict
 
 from orders_core.status.settings import StatusSettings
 
@@ -32,10 +32,9 @@ class DynamoDbReader(Protocol):
     def query(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
-class StoredItem(BaseModel):
+@dataclass(frozen=True)
+class StoredItem:
     """One stored item of an order, as a status answer shows it."""
-
-    model_config = ConfigDict(frozen=True)
 
     item: str
     version: str
@@ -46,6 +45,9 @@ class StoredItem(BaseModel):
         return cls(
             item=raw["item"]["S"], version=raw["version"]["S"], accepted_at=raw["accepted_at"]["S"]
         )
+
+    def body(self) -> dict[str, str]:
+        return {"item": self.item, "version": self.version, "accepted_at": self.accepted_at}
 
 
 class ReadError(Exception):
