@@ -58,6 +58,13 @@ def test_headers_are_read_from_single_or_multi_value_events() -> None:
     assert header(single, "x-missing") is None
 
 
+def test_header_names_match_in_any_case() -> None:
+    raw = alb_event("{}", content_type=None, headers={"Content-Type": "application/json"})
+
+    assert header(raw, "content-type") == header(raw, "CONTENT-TYPE") == "application/json"
+    assert read_payload(raw) == {}
+
+
 def test_a_repeated_header_is_ambiguous_and_read_as_absent() -> None:
     raw = alb_event("{}", multi_value_headers=True)
     raw["multiValueHeaders"]["content-type"] = ["application/json", "application/json"]

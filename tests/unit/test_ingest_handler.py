@@ -142,6 +142,33 @@ def test_multi_value_header_events_work_both_ways(orders_queue: QueueProbe) -> N
     assert len(orders_queue.drain()) == 1
 
 
+@pytest.mark.parametrize("multi_value_headers", [False, True])
+def test_the_answer_is_exactly_what_alb_takes(
+    orders_queue: QueueProbe, multi_value_headers: bool
+) -> None:
+    # Given a refused request, in either header mode of the target group
+    event = alb_event("{}", method="GET", multi_value_headers=multi_value_headers)
+
+    # When the function answers it
+    response = ingest_handler.lambda_handler(event, FakeContext())
+
+    # Then the status line, compact JSON body and headers are in the form the event came in
+    headers = {"Allow": "POST", "Content-Type": "application/json"}
+    assert response == {
+        "statusCode": 405,
+        "statusDescription": "405 Method Not Allowed",
+        "body": (
+            '{"error":{"code":"method_not_allowed","message":"GET is not allowed here; use POST"}}'
+        ),
+        "isBase64Encoded": False,
+        **(
+            {"multiValueHeaders": {name: [value] for name, value in headers.items()}}
+            if multi_value_headers
+            else {"headers": headers}
+        ),
+    }
+
+
 EDGE_HEADERS = {"x-request-id": "edge-rid-1", "x-auth-subject": "user-42"}
 
 
@@ -350,7 +377,7 @@ def test_unknown_paths_are_404_json(orders_queue: QueueProbe, path: str, method:
     assert orders_queue.drain() == []
 
 
-# "post": HTTP methods are case-sensitive (the edge refuses it too), the resolver is not.
+# "post": HTTP methods are case-sensitive (the edge refuses it too).
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "post"])
 @pytest.mark.parametrize("path", ["/lambda/api", "/lambda/api/"])
 def test_other_methods_on_the_api_are_405_with_allow(
