@@ -1,6 +1,7 @@
 """Ingest's request reading and answer shaping on their own: no resolver, no queue."""
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
@@ -108,7 +109,7 @@ def _accepted(index: int) -> OrderResult:
 
 def test_one_order_is_answered_with_its_receipt() -> None:
     request = read_orders({"order_id": "0", "item": "x"}, ledger_currency="IDR")
-    result = _accepted(0).model_copy(update={"version": "v", "location": "/where"})
+    result = replace(_accepted(0), version="v", location="/where")
 
     assert accepted_body(request, [result]) == {
         "status": "accepted",

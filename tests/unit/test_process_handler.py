@@ -34,7 +34,7 @@ def message(
     stamp = Stamp.create(
         accepted_at=format_accepted_at(at_ns), request_id=request_id, position=position
     )
-    return AcceptedOrder(order=Order.model_validate(order), stamp=stamp).to_message_body()
+    return AcceptedOrder(order=Order.parse(order), stamp=stamp).to_message_body()
 
 
 def run(*records: dict[str, Any], context: FakeContext | None = None) -> list[str]:
