@@ -6,9 +6,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError, ReadTimeoutError
 from orders_core.model import AcceptedOrder, Order, Stamp
+from orders_core.process.batch import BatchProcessingError
 from orders_core.process.service import ProcessService
 from orders_core.process.table import OrdersTable
 from orders_core.retry import RetryPolicy
@@ -260,7 +260,7 @@ def test_a_record_failing_its_last_receive_is_counted_as_dead_lettered(
 
 
 def test_a_batch_where_every_record_fails_raises(orders_table: TableProbe) -> None:
-    # Powertools' default: the invocation fails, the whole batch is redelivered
+    # As Powertools' BatchProcessor did: the invocation fails, the whole batch is redelivered
     with pytest.raises(BatchProcessingError):
         run(sqs_record("not json"), sqs_record("{}"))
     assert orders_table.count() == 0
