@@ -266,6 +266,41 @@ def test_a_batch_where_every_record_fails_raises(orders_table: TableProbe) -> No
     assert orders_table.count() == 0
 
 
+def test_the_error_of_a_failed_batch_carries_every_record_s_traceback(
+    orders_table: TableProbe,
+) -> None:
+    with pytest.raises(BatchProcessingError) as caught:
+        run(sqs_record("not json"), sqs_record("{}"))
+
+    text = str(caught.value)
+    assert text.startswith(
+        "All records failed processing. 2 individual errors logged separately below.\n"
+    )
+    assert text.count("Traceback (most recent call last)") == 2
+    assert "InvalidMessage: malformed_json" in text
+    assert "InvalidMessage: invalid_stamp" in text
+
+
+def test_a_record_the_mapping_did_not_shape_fails_alone(orders_table: TableProbe) -> None:
+    # Any error, not only the service's, fails its record and no other
+    shapeless = sqs_record(message({"order_id": "1", "item": "A"}), message_id="shapeless")
+    del shapeless["attributes"]
+
+    failures = run(shapeless, sqs_record(message({"order_id": "2", "item": "B"})))
+
+    assert failures == ["shapeless"]
+    assert orders_table.get("1", "A") is None
+    assert orders_table.get("2", "B") is not None
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": "x"}])
+def test_an_event_without_records_fails_the_invocation(
+    orders_table: TableProbe, event: dict[str, Any]
+) -> None:
+    with pytest.raises(BatchProcessingError):
+        process_handler.lambda_handler(event, FakeContext())
+
+
 # --- transient DynamoDB errors -----------------------------------------------------------
 
 

@@ -289,6 +289,7 @@ class Order:
     )
     # Stamp's attributes: a client may not send them.
     RESERVED: ClassVar[tuple[str, ...]] = SYSTEM_ATTRIBUTES
+    _NAMED: ClassVar[frozenset[str]] = frozenset(FIELDS + RESERVED)
 
     @classmethod
     def parse(cls, data: Any, *, ledger_currency: str | None = None) -> Self:
@@ -319,10 +320,11 @@ class Order:
         extras = {
             name: checks.value(name, _check_extra_value, value)
             for name, value in data.items()
-            if name not in cls.FIELDS and name not in cls.RESERVED
+            if name not in cls._NAMED
         }
+        # Last, once every field is valid (a malformed amount is not reported as missing);
+        # the error names the missing one.
         if not checks.problems and (customer_id is None) != (amount is None):
-            # The error names the missing one.
             missing, given = (
                 ("customer_id", "amount") if customer_id is None else ("amount", "customer_id")
             )
@@ -350,7 +352,7 @@ class Order:
         """An object with a bounded set of well-named fields, before any field is read."""
         if not isinstance(data, dict):
             raise Invalid([Problem("order_type", "an order must be a JSON object")])
-        extra_names = [name for name in data if name not in cls.FIELDS and name not in cls.RESERVED]
+        extra_names = [name for name in data if name not in cls._NAMED]
         if len(extra_names) > MAX_EXTRA_FIELDS:
             raise Invalid(
                 [
