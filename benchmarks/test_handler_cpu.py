@@ -89,7 +89,7 @@ def _message(index: int) -> str:
         request_id=str(uuid.uuid4()),
         position=0,
     )
-    order = Order.model_validate({**ORDER, "order_id": f"order-{index}"})
+    order = Order.parse({**ORDER, "order_id": f"order-{index}"})
     return AcceptedOrder(order=order, stamp=stamp).to_message_body()
 
 

@@ -459,9 +459,7 @@ def test_the_orders_filter_looks_for_the_amount_process_stores_as_a_number(
         attributes.add(name)
     (attribute,) = attributes
     # the Order field of that name is an exact Decimal, which boto3 writes as a Number
-    order = Order.model_validate(
-        {"order_id": "1", "item": "x", "customer_id": "c", attribute: "12.50"}
-    )
+    order = Order.parse({"order_id": "1", "item": "x", "customer_id": "c", attribute: "12.50"})
     stored = AcceptedOrder(
         order=order, stamp=Stamp.create(accepted_at=ACCEPTED_AT, request_id=REQUEST_ID, position=0)
     ).to_item()

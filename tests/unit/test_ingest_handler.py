@@ -115,7 +115,7 @@ def test_float_fields_other_than_qty_are_queued_as_exact_decimals(
     assert '"price":12.50' in message["body"]
     assert '"ratio":0.1' in message["body"]
     order = AcceptedOrder.from_message_body(message["body"]).order
-    assert order.model_extra == {
+    assert order.extras == {
         "price": Decimal("12.50"),
         "ratio": Decimal("0.1"),
         "big": Decimal("1E+20"),

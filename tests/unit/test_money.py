@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from orders_core.jsonutil import parse_json
-from orders_core.model import AcceptedOrder, InvalidMessage, Order, Stamp, error_details
+from orders_core.model import AcceptedOrder, InvalidMessage, Order, Stamp
 from orders_core.money import (
     LEDGER_CONTEXT,
     MAX_ABS_AMOUNT,
@@ -17,12 +17,9 @@ from orders_core.money import (
     normalize_currency,
     parse_amount,
     to_cents,
-    validation_context,
 )
+from orders_core.validation import Invalid
 from orders_core.versioning import format_accepted_at
-from pydantic import ValidationError
-
-IDR = validation_context("IDR")
 
 # --- amounts -----------------------------------------------------------------------------
 
@@ -146,15 +143,15 @@ def test_a_ledger_currency_setting_is_three_capitals(setting: str) -> None:
 
 
 def test_orders_without_ledger_fields_are_valid_and_stored_as_before() -> None:
-    order = Order.model_validate({"order_id": "1", "item": "Kopi", "qty": 2, "note": "x"})
+    order = Order.parse({"order_id": "1", "item": "Kopi", "qty": 2, "note": "x"})
 
     assert order.attributes() == {"order_id": "1", "item": "Kopi", "qty": 2, "note": "x"}
 
 
 def test_an_order_with_customer_and_amount_carries_them_exactly() -> None:
-    order = Order.model_validate(
+    order = Order.parse(
         {"order_id": 1, "item": "Kopi", "customer_id": 42, "amount": Decimal("15000.5")},
-        context=IDR,
+        ledger_currency="IDR",
     )
 
     assert order.attributes() == {
@@ -180,31 +177,31 @@ def test_an_order_with_customer_and_amount_carries_them_exactly() -> None:
 def test_ledger_field_errors_are_located_at_the_field(
     payload: dict[str, Any], loc: list[str], error_type: str
 ) -> None:
-    with pytest.raises(ValidationError) as raised:
-        Order.model_validate({"order_id": "1", "item": "Kopi", **payload}, context=IDR)
+    with pytest.raises(Invalid) as raised:
+        Order.parse({"order_id": "1", "item": "Kopi", **payload}, ledger_currency="IDR")
 
-    details = error_details(raised.value)
+    details = raised.value.details()
     assert [(d["loc"], d["type"]) for d in details] == [(loc, error_type)]
 
 
 def test_currency_cannot_be_accepted_without_a_ledger_currency_in_the_context() -> None:
     payload = {"order_id": "1", "item": "Kopi", "customer_id": "c", "amount": 1, "currency": "IDR"}
 
-    with pytest.raises(ValidationError, match="no ledger currency"):
-        Order.model_validate(payload)
-    assert Order.model_validate(payload, context=IDR).currency == "IDR"
+    with pytest.raises(Invalid, match="no ledger currency"):
+        Order.parse(payload)
+    assert Order.parse(payload, ledger_currency="IDR").currency == "IDR"
 
 
 def test_the_queue_message_round_trips_the_ledger_fields_with_the_context() -> None:
-    order = Order.model_validate(
+    order = Order.parse(
         {"order_id": "1", "item": "Kopi", "customer_id": "c", "amount": "-5", "currency": "idr"},
-        context=IDR,
+        ledger_currency="IDR",
     )
     stamp = Stamp.create(accepted_at=format_accepted_at(0), request_id="req", position=0)
     body = AcceptedOrder(order=order, stamp=stamp).to_message_body()
 
     assert '"amount":-5.00' in body
     assert '"currency":"IDR"' in body
-    assert AcceptedOrder.from_message_body(body, context=IDR).order == order
+    assert AcceptedOrder.from_message_body(body, ledger_currency="IDR").order == order
     with pytest.raises(InvalidMessage, match="no ledger currency"):
         AcceptedOrder.from_message_body(body)

@@ -6,9 +6,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError, ReadTimeoutError
 from orders_core.model import AcceptedOrder, Order, Stamp
+from orders_core.process.batch import BatchProcessingError
 from orders_core.process.service import ProcessService
 from orders_core.process.table import OrdersTable
 from orders_core.retry import RetryPolicy
@@ -34,7 +34,7 @@ def message(
     stamp = Stamp.create(
         accepted_at=format_accepted_at(at_ns), request_id=request_id, position=position
     )
-    return AcceptedOrder(order=Order.model_validate(order), stamp=stamp).to_message_body()
+    return AcceptedOrder(order=Order.parse(order), stamp=stamp).to_message_body()
 
 
 def run(*records: dict[str, Any], context: FakeContext | None = None) -> list[str]:
@@ -260,10 +260,45 @@ def test_a_record_failing_its_last_receive_is_counted_as_dead_lettered(
 
 
 def test_a_batch_where_every_record_fails_raises(orders_table: TableProbe) -> None:
-    # Powertools' default: the invocation fails, the whole batch is redelivered
+    # As Powertools' BatchProcessor did: the invocation fails, the whole batch is redelivered
     with pytest.raises(BatchProcessingError):
         run(sqs_record("not json"), sqs_record("{}"))
     assert orders_table.count() == 0
+
+
+def test_the_error_of_a_failed_batch_carries_every_record_s_traceback(
+    orders_table: TableProbe,
+) -> None:
+    with pytest.raises(BatchProcessingError) as caught:
+        run(sqs_record("not json"), sqs_record("{}"))
+
+    text = str(caught.value)
+    assert text.startswith(
+        "All records failed processing. 2 individual errors logged separately below.\n"
+    )
+    assert text.count("Traceback (most recent call last)") == 2
+    assert "InvalidMessage: malformed_json" in text
+    assert "InvalidMessage: invalid_stamp" in text
+
+
+def test_a_record_the_mapping_did_not_shape_fails_alone(orders_table: TableProbe) -> None:
+    # Any error, not only the service's, fails its record and no other
+    shapeless = sqs_record(message({"order_id": "1", "item": "A"}), message_id="shapeless")
+    del shapeless["attributes"]
+
+    failures = run(shapeless, sqs_record(message({"order_id": "2", "item": "B"})))
+
+    assert failures == ["shapeless"]
+    assert orders_table.get("1", "A") is None
+    assert orders_table.get("2", "B") is not None
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": "x"}])
+def test_an_event_without_records_fails_the_invocation(
+    orders_table: TableProbe, event: dict[str, Any]
+) -> None:
+    with pytest.raises(BatchProcessingError):
+        process_handler.lambda_handler(event, FakeContext())
 
 
 # --- transient DynamoDB errors -----------------------------------------------------------

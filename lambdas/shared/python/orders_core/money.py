@@ -23,10 +23,7 @@ from decimal import (
     Rounded,
     Underflow,
 )
-from typing import Annotated, Any, Final
-
-from pydantic import BeforeValidator, ValidationInfo
-from pydantic_core import PydanticCustomError
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from orders_core.limits import DYNAMODB_MAX_DIGITS
 from orders_core.validation import Problem
@@ -53,7 +50,7 @@ _CURRENCY_CODE: Final = re.compile(r"[A-Z]{3}")
 _MAX_AMOUNT_TEXT_CHARS: Final = 64
 
 CONTEXT_KEY: Final = "ledger_currency"
-"""Key of the pydantic validation context that carries the ledger currency."""
+"""Key of files.model's validation context that carries the ledger currency."""
 
 
 class InvalidAmount(ValueError):
@@ -164,14 +161,21 @@ def check_currency(value: Any, ledger_currency: str | None) -> str:
         raise Problem(exc.code, exc.message) from None
 
 
+# files.model's pydantic field types, built only when that module asks for them.
+
+
 def _validate_amount(value: Any) -> Decimal:
+    from pydantic_core import PydanticCustomError  # noqa: PLC0415
+
     try:
         return check_amount(value)
     except Problem as exc:
         raise PydanticCustomError(exc.kind, exc.message) from None
 
 
-def _validate_currency(value: Any, info: ValidationInfo) -> str:
+def _validate_currency(value: Any, info: Any) -> str:
+    from pydantic_core import PydanticCustomError  # noqa: PLC0415
+
     context = info.context if isinstance(info.context, dict) else {}
     try:
         return check_currency(value, context.get(CONTEXT_KEY))
@@ -179,14 +183,21 @@ def _validate_currency(value: Any, info: ValidationInfo) -> str:
         raise PydanticCustomError(exc.kind, exc.message) from None
 
 
-Amount = Annotated[Decimal, BeforeValidator(_validate_amount)]
-"""A pydantic field type: an amount by the rule above, always with 2 places."""
+if TYPE_CHECKING:
+    Amount = Annotated[Decimal, "amount"]
+    Currency = Annotated[str, "currency"]
+else:
 
-Currency = Annotated[str, BeforeValidator(_validate_currency)]
-"""A pydantic field type: the ledger currency; validate with
-``context={"ledger_currency": settings.ledger_currency}``."""
+    def __getattr__(name: str) -> Any:
+        if name not in ("Amount", "Currency"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from pydantic import BeforeValidator  # noqa: PLC0415
+
+        if name == "Amount":
+            return Annotated[Decimal, BeforeValidator(_validate_amount)]
+        return Annotated[str, BeforeValidator(_validate_currency)]
 
 
 def validation_context(ledger_currency: str) -> dict[str, Any]:
-    """The context to pass to ``model_validate`` of any model with a Currency field."""
+    """The context files.model's models validate a Currency field with."""
     return {CONTEXT_KEY: ledger_currency}

@@ -10,23 +10,22 @@ some, the answer is 503 with a result per order saying which were queued.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal, Self
-
-from pydantic import BaseModel, ValidationError
 
 from orders_core.http import BadRequest, PayloadTooLarge, QueueUnavailable, ValidationFailed
 from orders_core.ingest.queue import OrdersQueue, QueueSendError, SendOutcome
 from orders_core.ingest.settings import IngestSettings
 from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES
-from orders_core.model import AcceptedOrder, Order, Stamp, error_details
-from orders_core.money import validation_context
+from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName, count, logger
 from orders_core.paths import status_location
+from orders_core.validation import Invalid
 from orders_core.versioning import is_valid_request_id
 
 
-class OrderResult(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class OrderResult:
     """The fate of one order of an array request."""
 
     index: int
@@ -40,7 +39,12 @@ class OrderResult(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
     def body(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        """The result as clients get it: the fields that apply, in this order."""
+        return {
+            field.name: value
+            for field in fields(self)
+            if (value := getattr(self, field.name)) is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -54,21 +58,20 @@ def read_orders(payload: Any, *, ledger_currency: str) -> OrdersRequest:
 
     An order's optional ``currency`` must be ``ledger_currency`` (orders_core.money).
     """
-    context = validation_context(ledger_currency)
     if isinstance(payload, dict):
         try:
-            order = Order.model_validate(payload, context=context)
-        except ValidationError as exc:
-            raise ValidationFailed("the order is invalid", details=error_details(exc)) from None
+            order = Order.parse(payload, ledger_currency=ledger_currency)
+        except Invalid as exc:
+            raise ValidationFailed("the order is invalid", details=exc.details()) from None
         return OrdersRequest(orders=(order,), is_batch=False)
     if isinstance(payload, list):
-        return OrdersRequest(orders=_read_batch(payload, context), is_batch=True)
+        return OrdersRequest(orders=_read_batch(payload, ledger_currency), is_batch=True)
     raise BadRequest(
         "the body must be a JSON object (one order) or an array of orders", code="invalid_body"
     )
 
 
-def _read_batch(entries: list[Any], context: dict[str, Any]) -> tuple[Order, ...]:
+def _read_batch(entries: list[Any], ledger_currency: str) -> tuple[Order, ...]:
     if not entries:
         raise ValidationFailed("the array holds no orders", code="empty_batch")
     if len(entries) > MAX_ORDERS_PER_REQUEST:
@@ -79,10 +82,10 @@ def _read_batch(entries: list[Any], context: dict[str, Any]) -> tuple[Order, ...
     failures: dict[int, list[dict[str, Any]]] = {}
     for index, entry in enumerate(entries):
         try:
-            orders.append(Order.model_validate(entry, context=context))
-        except ValidationError as exc:
+            orders.append(Order.parse(entry, ledger_currency=ledger_currency))
+        except Invalid as exc:
             orders.append(None)
-            failures[index] = error_details(exc)
+            failures[index] = exc.details()
     if not failures:
         return tuple(order for order in orders if order is not None)
     results = [

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Self
 
 from orders_core.model import AcceptedOrder, InvalidMessage
-from orders_core.money import validation_context
 from orders_core.observability import MetricName, count, count_by_reason, logger
 from orders_core.process.settings import ProcessSettings
 from orders_core.process.table import OrdersTable, StoreError, WriteOutcome
@@ -20,7 +19,7 @@ class ProcessService:
         self._table = table
         self._max_receive_count = max_receive_count
         # Each message is validated by ingest's rules, the ledger currency included.
-        self._context = validation_context(ledger_currency)
+        self._ledger_currency = ledger_currency
 
     @classmethod
     def from_settings(cls, settings: ProcessSettings) -> Self:
@@ -62,7 +61,7 @@ class ProcessService:
         remaining_ms: Callable[[], int],
     ) -> WriteOutcome:
         try:
-            accepted = AcceptedOrder.from_message_body(body, context=self._context)
+            accepted = AcceptedOrder.from_message_body(body, ledger_currency=self._ledger_currency)
         except InvalidMessage as exc:
             logger.error(
                 "message can never be stored",
