@@ -9,22 +9,13 @@ Handler string ``handler.lambda_handler``; no relative imports.
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.aggregator.records import change_of
 from orders_core.aggregator.service import LedgerService, build_service
 from orders_core.aggregator.settings import AggregatorSettings
+from orders_core.aggregator.stream import BatchResponse, image, process_batch
 from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
-
-# A batch where every record fails raises (Powertools' default): Lambda retries it whole.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @cache
@@ -38,25 +29,25 @@ def get_service() -> LedgerService:
     return build_service(get_settings())
 
 
-def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> str:
+def record_handler(record: dict[str, Any], lambda_context: LambdaContext) -> str:
     """One record; raising marks it failed (reported by its sequence number)."""
-    stream = record.dynamodb
+    stream = record.get("dynamodb")
     if stream is None:
         raise ValueError("a DynamoDB stream record without its dynamodb section")
     try:
         change = change_of(
-            keys=stream.keys,
-            new_image=stream.new_image,
-            old_image=stream.old_image,
-            sequence_number=stream.sequence_number,
+            keys=image(stream, "Keys"),
+            new_image=image(stream, "NewImage"),
+            old_image=image(stream, "OldImage"),
+            sequence_number=stream.get("SequenceNumber"),
             ledger_currency=get_settings().ledger_currency,
         )
         return get_service().apply(change, remaining_ms=lambda_context.get_remaining_time_in_millis)
     except Exception as exc:
         logger.warning(
             "ledger record failed, the stream retries it",
-            sequence=stream.sequence_number,
-            event_source_arn=record.event_source_arn,
+            sequence=stream.get("SequenceNumber"),
+            event_source_arn=record.get("eventSourceARN"),
             error_type=type(exc).__name__,
             error=str(exc),
         )
@@ -66,9 +57,8 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> str
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     configure(get_settings())  # a missing variable fails here, before any record is touched
     get_service()
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    # A batch where every record fails raises (BatchFailed): Lambda retries it whole.
+    return process_batch(event, lambda record: record_handler(record, context))

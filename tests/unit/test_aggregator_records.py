@@ -1,6 +1,6 @@
 """From stream records to ledger changes: sources, what an image counts, what it does not."""
 
-from decimal import Decimal
+from decimal import Decimal, Inexact
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from orders_core.aggregator.records import (
     posting_of,
     source_of,
 )
+from orders_core.aggregator.stream import BatchFailed, image, process_batch
 
 
 def change(keys: dict[str, Any], new: dict[str, Any], old: dict[str, Any]) -> LedgerChange:
@@ -111,3 +112,69 @@ def test_a_record_without_a_sequence_number_is_refused() -> None:
             sequence_number=None,
             ledger_currency="IDR",
         )
+
+
+def test_images_read_dynamodb_json_as_python_values() -> None:
+    stream = {
+        "NewImage": {
+            "amount": {"N": "12.50"},
+            # 41 digits, only trailing zeros past 38: DynamoDB's spelling of 1E+40
+            "big": {"N": "1" + "0" * 40},
+            "name": {"S": "Budi"},
+            "raw": {"B": b"\x00"},
+            "tags": {"SS": ["a", "b"]},
+            "nested": {"L": [{"NULL": True}, {"M": {"ok": {"BOOL": True}}}]},
+        }
+    }
+
+    assert image(stream, "NewImage") == {
+        "amount": Decimal("12.50"),
+        "big": Decimal("1E+40"),
+        "name": "Budi",
+        "raw": b"\x00",
+        "tags": {"a", "b"},
+        "nested": [None, {"ok": True}],
+    }
+    assert image(stream, "OldImage") == {}
+    with pytest.raises(Inexact):
+        image({"Keys": {"n": {"N": "1" * 39}}}, "Keys")
+    with pytest.raises(TypeError, match="Dynamodb type X is not supported"):
+        image({"Keys": {"n": {"X": "1"}}}, "Keys")
+
+
+def test_a_batch_reports_each_failed_record_by_its_sequence_number_in_order() -> None:
+    def handle(record: dict[str, Any]) -> None:
+        if record["dynamodb"]["SequenceNumber"] in {"2", "4"}:
+            raise ValueError("poison")
+
+    batch = {"Records": [{"dynamodb": {"SequenceNumber": str(n)}} for n in range(1, 6)]}
+
+    assert process_batch(batch, handle) == {
+        "batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "4"}]
+    }
+    assert process_batch(batch, lambda record: None) == {"batchItemFailures": []}
+
+
+def test_a_batch_whose_every_record_fails_raises_so_it_is_retried_whole() -> None:
+    def handle(record: dict[str, Any]) -> None:
+        raise ValueError(f"poison {record['dynamodb']['SequenceNumber']}")
+
+    batch = {"Records": [{"dynamodb": {"SequenceNumber": "1"}}, {"dynamodb": {}}]}
+
+    with pytest.raises(BatchFailed) as raised:
+        process_batch(batch, handle)
+
+    text = str(raised.value)
+    assert text.startswith("All records failed processing. 2 individual errors logged")
+    assert "ValueError: poison 1" in text
+
+
+def test_a_failed_record_without_its_dynamodb_section_fails_the_whole_batch() -> None:
+    def handle(record: dict[str, Any]) -> None:
+        if "dynamodb" not in record:
+            raise ValueError("no dynamodb section")
+
+    batch = {"Records": [{"dynamodb": {"SequenceNumber": "1"}}, {"eventID": "x"}]}
+
+    with pytest.raises(ValueError, match="cannot be reported"):
+        process_batch(batch, handle)

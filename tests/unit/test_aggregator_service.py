@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from orders_core.aggregator.records import LedgerChange, Posting, change_of
 from orders_core.aggregator.service import plan
 from orders_core.aggregator.settings import AggregatorSettings
+from orders_core.aggregator.stream import BatchFailed
 from orders_core.aggregator.tables import LedgerTables, StoredPosting, Totals
 from orders_core.settings import SettingsError, load_settings
 
@@ -258,6 +259,30 @@ def test_a_failing_record_is_reported_by_its_sequence_number(
     assert failed == ["8"]
     assert world.total("c1") == 4
     assert captured.metric_total("LedgerRecordsFailed") == 1
+
+
+def test_a_batch_whose_every_record_fails_raises_and_counts_each(
+    world: LedgerWorld, monkeypatch: pytest.MonkeyPatch, captured: Captured
+) -> None:
+    class Client:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(boto3.client("dynamodb", region_name=REGION), name)
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "TransactWriteItems")
+
+    service = aggregator_handler.get_service()
+    monkeypatch.setattr(
+        service, "_tables", LedgerTables(Client(), postings_table=POSTINGS, totals_table=TOTALS)
+    )
+
+    with pytest.raises(BatchFailed, match=r"All records failed processing\. 2 individual"):
+        run(tx("p1", "c1", "1", 7), tx("p2", "c1", "2", 8))
+
+    assert world.total("c1") == 0
+    assert captured.metric_total("LedgerRecordsFailed") == 2
+    failures = [line for line in captured.logs() if line["message"].startswith("ledger record")]
+    assert [line["sequence"] for line in failures] == ["7", "8"]
 
 
 def test_throttled_transactions_back_off_and_succeed(

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from orders_core.dynamo import Backoff, RetriesExhausted
 from orders_core.files.model import Transaction
 from orders_core.files.tables import CustomerProfile, CustomersTable, profile_from_item
-from orders_core.money import validation_context
 
 from tests.unit.conftest import REGION
 from tests.unit.ledger_support import CUSTOMERS, by_key, create_table
@@ -19,7 +18,7 @@ BACKOFF = Backoff(remaining_ms=lambda: 60_000, sleep=lambda _: None)
 
 
 def tx(tid: str, when: str, name: str | None = None, email: str | None = None) -> Transaction:
-    return Transaction.model_validate(
+    return Transaction.parse(
         {
             "transaction_id": tid,
             "customer_id": "c1",
@@ -29,7 +28,7 @@ def tx(tid: str, when: str, name: str | None = None, email: str | None = None) -
             "customer_name": name,
             "customer_email": email,
         },
-        context=validation_context("IDR"),
+        "IDR",
     )
 
 

@@ -1,6 +1,7 @@
 """Reading partner files: lines, formats, the Transaction model, every reject reason."""
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -18,8 +19,7 @@ from orders_core.files.reader import (
     open_transactions,
     split_lines,
 )
-from orders_core.money import validation_context
-from pydantic import ValidationError
+from orders_core.validation import Invalid
 
 from tests.unit.ledger_support import csv_text
 
@@ -100,7 +100,7 @@ def test_a_valid_csv_line_becomes_a_transaction_normalized_to_utc() -> None:
 
     assert result.line == 2
     assert result.transaction is not None
-    assert result.transaction.model_dump() == {
+    assert asdict(result.transaction) == {
         "transaction_id": "t1",
         "customer_id": "c1",
         "amount": Decimal("15000.50"),
@@ -283,7 +283,7 @@ moments = st.datetimes(
 @given(a=moments, b=moments)
 def test_normalized_occurred_at_sorts_as_time_does(a: datetime, b: datetime) -> None:
     text_a, text_b = (
-        Transaction.model_validate(
+        Transaction.parse(
             {
                 "transaction_id": "t",
                 "customer_id": "c",
@@ -291,7 +291,7 @@ def test_normalized_occurred_at_sorts_as_time_does(a: datetime, b: datetime) -> 
                 "currency": "IDR",
                 "occurred_at": moment.isoformat(),
             },
-            context=validation_context("IDR"),
+            "IDR",
         ).occurred_at
         for moment in (a, b)
     )
@@ -302,8 +302,8 @@ def test_normalized_occurred_at_sorts_as_time_does(a: datetime, b: datetime) -> 
 
 
 def test_a_timestamp_that_leaves_the_calendar_in_utc_is_refused() -> None:
-    with pytest.raises(ValidationError, match="outside the years"):
-        Transaction.model_validate(
+    with pytest.raises(Invalid, match="outside the years"):
+        Transaction.parse(
             {
                 "transaction_id": "t",
                 "customer_id": "c",
@@ -311,5 +311,18 @@ def test_a_timestamp_that_leaves_the_calendar_in_utc_is_refused() -> None:
                 "currency": "IDR",
                 "occurred_at": "0001-01-01T00:30:00+01:00",
             },
-            context=validation_context("IDR"),
+            "IDR",
         )
+
+
+def test_a_line_reason_names_every_problem_known_fields_first_then_unknown_ones() -> None:
+    line = '{"transaction_id": "", "zz": 1, "amount": "x", "customer_name": 5, "aa": null}'
+
+    [result] = read(line, key="incoming/f.jsonl")
+
+    assert result.reason == (
+        "transaction_id must not be empty or blank; customer_id is missing; "
+        "amount must be a plain decimal such as 12.50 or -3; currency is missing; "
+        "occurred_at is missing; customer_name must be a string; "
+        "zz is not a known field; aa is not a known field"
+    )

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from orders_core.dynamo import RetriesExhausted
-from orders_core.files.bucket import FilesBucket
+from orders_core.files.bucket import FilesBucket, ObjectRef
+from orders_core.files.event import InvalidEvent, ObjectCreatedEvent
 from orders_core.files.service import FileService
 from orders_core.files.settings import FilesSettings
 from orders_core.files.tables import CustomersTable, TransactionsTable
@@ -394,3 +395,28 @@ def test_writer_threads_default_to_eight(
     monkeypatch.delenv("FILE_WRITER_THREADS")
 
     assert load_settings(FilesSettings).writer_threads == 8
+
+
+def test_the_object_created_event_names_the_object_or_is_refused() -> None:
+    event = object_created_event("incoming/a.csv", 10, "v1")
+    assert ObjectCreatedEvent.parse(event) == ObjectRef(BUCKET, "incoming/a.csv", "v1")
+    unversioned = object_created_event("incoming/a.csv", 10, None)
+    assert ObjectCreatedEvent.parse(unversioned) == ObjectRef(BUCKET, "incoming/a.csv", None)
+
+    refusals = {
+        "not an S3 EventBridge event: 1 error(s)": [None, [], {**event, "detail": None}],
+        "not an S3 EventBridge event: 3 error(s)": [
+            {},
+            {**event, "detail": {"bucket": {"name": 5}, "object": {"key": 5, "version-id": 5}}},
+        ],
+        "not an S3 EventBridge event: 2 error(s)": [
+            {**event, "detail": {}},
+            {**event, "detail": {"bucket": {"name": ""}, "object": {"key": ""}}},
+        ],
+        "unexpected event aws.s3 / Object Deleted": [{**event, "detail-type": "Object Deleted"}],
+    }
+    for message, events in refusals.items():
+        for refused in events:
+            with pytest.raises(InvalidEvent) as raised:
+                ObjectCreatedEvent.parse(refused)
+            assert str(raised.value) == message

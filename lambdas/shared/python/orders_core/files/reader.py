@@ -24,12 +24,10 @@ from enum import StrEnum
 from itertools import chain
 from typing import Any, Final
 
-from pydantic import ValidationError
-
 from orders_core.files.model import OPTIONAL_FIELDS, REQUIRED_FIELDS, Transaction, reason_of
 from orders_core.jsonutil import InvalidJson, parse_json
 from orders_core.limits import KIB
-from orders_core.money import validation_context
+from orders_core.validation import Invalid
 
 MAX_LINE_BYTES: Final = 16 * KIB
 SNIFF_BYTES: Final = 64 * KIB
@@ -161,27 +159,26 @@ def open_transactions(
     first = next(lines, None)
     first_text = first[1] if first is not None and isinstance(first[1], str) else None
     file_format = detect_format(key, first_text)
-    context = validation_context(ledger_currency)
     if file_format is FileFormat.JSON_LINES:
         rest = lines if first is None else chain([first], lines)
-        return _json_lines(rest, context)
+        return _json_lines(rest, ledger_currency)
     if first is None:
         raise UnreadableFile("the file has no header row (it is empty)")
     if first_text is None:
         raise UnreadableFile("the header row cannot be read", line=first[0])
     columns = _header(first_text, first[0])
-    return _csv_lines(lines, columns, context)
+    return _csv_lines(lines, columns, ledger_currency)
 
 
-def _validate(number: int, data: dict[str, Any], context: dict[str, Any]) -> LineResult:
+def _validate(number: int, data: dict[str, Any], ledger_currency: str) -> LineResult:
     try:
-        return LineResult(number, transaction=Transaction.model_validate(data, context=context))
-    except ValidationError as exc:
+        return LineResult(number, transaction=Transaction.parse(data, ledger_currency))
+    except Invalid as exc:
         return LineResult(number, reason=reason_of(exc))
 
 
 def _json_lines(
-    lines: Iterator[tuple[int, str | LineResult]], context: dict[str, Any]
+    lines: Iterator[tuple[int, str | LineResult]], ledger_currency: str
 ) -> Iterator[LineResult]:
     for number, text in lines:
         if isinstance(text, LineResult):
@@ -195,7 +192,7 @@ def _json_lines(
         if not isinstance(data, dict):
             yield LineResult(number, reason="the line is not a JSON object")
             continue
-        yield _validate(number, data, context)
+        yield _validate(number, data, ledger_currency)
 
 
 def _split_csv(text: str) -> list[str]:
@@ -226,7 +223,7 @@ def _header(text: str, number: int) -> tuple[str, ...]:
 def _csv_lines(
     lines: Iterator[tuple[int, str | LineResult]],
     columns: tuple[str, ...],
-    context: dict[str, Any],
+    ledger_currency: str,
 ) -> Iterator[LineResult]:
     width = len(columns)
     for number, text in lines:
@@ -241,4 +238,4 @@ def _csv_lines(
         if len(fields) != width:
             yield LineResult(number, reason=f"expected {width} fields, found {len(fields)}")
             continue
-        yield _validate(number, dict(zip(columns, fields, strict=True)), context)
+        yield _validate(number, dict(zip(columns, fields, strict=True)), ledger_currency)
