@@ -16,6 +16,9 @@ from orders_core.aggregator.settings import AggregatorSettings
 from orders_core.aggregator.stream import BatchResponse, image, process_batch
 from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
+from orders_core.startup import imports_done
+
+imports_done()
 
 
 @cache

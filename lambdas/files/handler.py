@@ -17,6 +17,9 @@ from orders_core.files.service import FileService, build_service
 from orders_core.files.settings import FilesSettings
 from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
+from orders_core.startup import imports_done
+
+imports_done()
 
 
 @cache

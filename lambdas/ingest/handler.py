@@ -19,7 +19,10 @@ from orders_core.ingest.service import IngestService, read_orders, request_id_of
 from orders_core.ingest.settings import IngestSettings
 from orders_core.observability import configure, logger, metrics
 from orders_core.settings import load_settings
+from orders_core.startup import imports_done
 from orders_core.versioning import format_accepted_at
+
+imports_done()
 
 app: Router[Arrival] = Router(no_route)
 

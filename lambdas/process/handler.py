@@ -17,6 +17,9 @@ from orders_core.process.batch import BatchResponse, process_batch
 from orders_core.process.service import ProcessService
 from orders_core.process.settings import ProcessSettings
 from orders_core.settings import load_settings
+from orders_core.startup import imports_done
+
+imports_done()
 
 
 @cache

@@ -16,6 +16,7 @@ from orders_core.http import Event, Response, Router, path, query_values
 from orders_core.observability import configure, logger, metrics
 from orders_core.paths import STATUS_METHODS
 from orders_core.settings import load_settings
+from orders_core.startup import imports_done
 from orders_core.status.api import (
     STATUS_ROUTE,
     no_route,
@@ -25,6 +26,8 @@ from orders_core.status.api import (
 from orders_core.status.request import read_query
 from orders_core.status.service import StatusService
 from orders_core.status.settings import StatusSettings
+
+imports_done()
 
 app: Router[None] = Router(no_route)
 

@@ -7,7 +7,8 @@ The top-level modules are the small core every function may use: the order model
 logic and data access live in the package named after it: ``orders_core.ingest``,
 ``orders_core.process``.
 
-Pure Python: imports only the standard library, boto3/botocore, aws_lambda_powertools
-and pydantic, which the Lambda runtime and the Powertools layer provide. This file ships
+Pure Python: imports only the standard library, boto3/botocore and aws_lambda_powertools'
+Logger and Metrics, which the Lambda runtime and the Powertools layer provide (no
+pydantic, no Powertools event handler or batch utility: see orders_core.validation). This file ships
 with the layer (a regular package, not a namespace package).
 """

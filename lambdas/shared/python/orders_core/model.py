@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, DecimalException
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Self, cast
+from typing import Any, ClassVar, Final, Self, cast
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
@@ -450,23 +450,3 @@ def check_key_text(text: str, field: str) -> str:
     """A key attribute (``order_id``, ``item``) by the order model's rules, for text that
     arrives elsewhere than in an order (the status path); raises Problem."""
     return _key_text(text, field)
-
-
-if TYPE_CHECKING:
-    CustomerId = Annotated[str, "customer_id"]
-else:
-
-    def __getattr__(name: str) -> Any:
-        # files.model's pydantic field type, built only when that module asks for it.
-        if name != "CustomerId":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from pydantic import BeforeValidator  # noqa: PLC0415 (only files.model pays for it)
-        from pydantic_core import PydanticCustomError  # noqa: PLC0415
-
-        def _check(value: Any) -> str:
-            try:
-                return check_customer_id(value)
-            except Problem as exc:
-                raise PydanticCustomError(exc.kind, exc.message) from None
-
-        return Annotated[str, BeforeValidator(_check)]

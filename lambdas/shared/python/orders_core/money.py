@@ -23,7 +23,7 @@ from decimal import (
     Rounded,
     Underflow,
 )
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Any, Final
 
 from orders_core.limits import DYNAMODB_MAX_DIGITS
 from orders_core.validation import Problem
@@ -48,9 +48,6 @@ _CENTS_CONTEXT: Final = Context(prec=DYNAMODB_MAX_DIGITS, traps=[Inexact, Invali
 _AMOUNT_TEXT: Final = re.compile(r"-?\d+(\.\d+)?")
 _CURRENCY_CODE: Final = re.compile(r"[A-Z]{3}")
 _MAX_AMOUNT_TEXT_CHARS: Final = 64
-
-CONTEXT_KEY: Final = "ledger_currency"
-"""Key of files.model's validation context that carries the ledger currency."""
 
 
 class InvalidAmount(ValueError):
@@ -159,45 +156,3 @@ def check_currency(value: Any, ledger_currency: str | None) -> str:
         return normalize_currency(value, ledger_currency)
     except InvalidAmount as exc:
         raise Problem(exc.code, exc.message) from None
-
-
-# files.model's pydantic field types, built only when that module asks for them.
-
-
-def _validate_amount(value: Any) -> Decimal:
-    from pydantic_core import PydanticCustomError  # noqa: PLC0415
-
-    try:
-        return check_amount(value)
-    except Problem as exc:
-        raise PydanticCustomError(exc.kind, exc.message) from None
-
-
-def _validate_currency(value: Any, info: Any) -> str:
-    from pydantic_core import PydanticCustomError  # noqa: PLC0415
-
-    context = info.context if isinstance(info.context, dict) else {}
-    try:
-        return check_currency(value, context.get(CONTEXT_KEY))
-    except Problem as exc:
-        raise PydanticCustomError(exc.kind, exc.message) from None
-
-
-if TYPE_CHECKING:
-    Amount = Annotated[Decimal, "amount"]
-    Currency = Annotated[str, "currency"]
-else:
-
-    def __getattr__(name: str) -> Any:
-        if name not in ("Amount", "Currency"):
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from pydantic import BeforeValidator  # noqa: PLC0415
-
-        if name == "Amount":
-            return Annotated[Decimal, BeforeValidator(_validate_amount)]
-        return Annotated[str, BeforeValidator(_validate_currency)]
-
-
-def validation_context(ledger_currency: str) -> dict[str, Any]:
-    """The context files.model's models validate a Currency field with."""
-    return {CONTEXT_KEY: ledger_currency}
