@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders_core.aggregator.records import change_of
 from orders_core.aggregator.service import LedgerService, build_service
 from orders_core.aggregator.settings import AggregatorSettings
-from orders_core.aggregator.stream import BatchResponse, image, process_batch
+from orders_core.aggregator.stream import image, sequence_number
+from orders_core.batch import BatchResponse, process_batch
 from orders_core.observability import MetricName, configure, count, logger, metrics
 from orders_core.settings import load_settings
 from orders_core.startup import imports_done
@@ -63,5 +64,10 @@ def record_handler(record: dict[str, Any], lambda_context: LambdaContext) -> str
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     configure(get_settings())  # a missing variable fails here, before any record is touched
     get_service()
-    # A batch where every record fails raises (BatchFailed): Lambda retries it whole.
-    return process_batch(event, lambda record: record_handler(record, context))
+    # A batch where every record fails raises (orders_core.batch): Lambda retries it whole.
+    return process_batch(
+        event,
+        lambda record: record_handler(record, context),
+        sequence_number,
+        source="a DynamoDB stream event",
+    )

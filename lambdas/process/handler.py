@@ -12,8 +12,8 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from orders_core.batch import BatchResponse, process_batch
 from orders_core.observability import configure, logger, metrics
-from orders_core.process.batch import BatchResponse, process_batch
 from orders_core.process.service import ProcessService
 from orders_core.process.settings import ProcessSettings
 from orders_core.settings import load_settings
@@ -33,6 +33,10 @@ def get_service() -> ProcessService:
     return ProcessService.from_settings(get_settings())
 
 
+def message_id(record: Mapping[str, Any]) -> str:
+    return str(record["messageId"])
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
@@ -48,4 +52,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchRespon
             remaining_ms=context.get_remaining_time_in_millis,
         )
 
-    return process_batch(event, store)
+    return process_batch(event, store, message_id, source="an SQS event")

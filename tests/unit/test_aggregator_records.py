@@ -12,7 +12,8 @@ from orders_core.aggregator.records import (
     posting_of,
     source_of,
 )
-from orders_core.aggregator.stream import BatchFailed, image, process_batch
+from orders_core.aggregator.stream import image, sequence_number
+from orders_core.batch import BatchProcessingError, process_batch
 
 
 def change(keys: dict[str, Any], new: dict[str, Any], old: dict[str, Any]) -> LedgerChange:
@@ -149,10 +150,12 @@ def test_a_batch_reports_each_failed_record_by_its_sequence_number_in_order() ->
 
     batch = {"Records": [{"dynamodb": {"SequenceNumber": str(n)}} for n in range(1, 6)]}
 
-    assert process_batch(batch, handle) == {
+    assert process_batch(batch, handle, sequence_number, source="a DynamoDB stream event") == {
         "batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "4"}]
     }
-    assert process_batch(batch, lambda record: None) == {"batchItemFailures": []}
+    assert process_batch(
+        batch, lambda record: None, sequence_number, source="a DynamoDB stream event"
+    ) == {"batchItemFailures": []}
 
 
 def test_a_batch_whose_every_record_fails_raises_so_it_is_retried_whole() -> None:
@@ -161,8 +164,8 @@ def test_a_batch_whose_every_record_fails_raises_so_it_is_retried_whole() -> Non
 
     batch = {"Records": [{"dynamodb": {"SequenceNumber": "1"}}, {"dynamodb": {}}]}
 
-    with pytest.raises(BatchFailed) as raised:
-        process_batch(batch, handle)
+    with pytest.raises(BatchProcessingError) as raised:
+        process_batch(batch, handle, sequence_number, source="a DynamoDB stream event")
 
     text = str(raised.value)
     assert text.startswith("All records failed processing. 2 individual errors logged")
@@ -177,4 +180,4 @@ def test_a_failed_record_without_its_dynamodb_section_fails_the_whole_batch() ->
     batch = {"Records": [{"dynamodb": {"SequenceNumber": "1"}}, {"eventID": "x"}]}
 
     with pytest.raises(ValueError, match="cannot be reported"):
-        process_batch(batch, handle)
+        process_batch(batch, handle, sequence_number, source="a DynamoDB stream event")

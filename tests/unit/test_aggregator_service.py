@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from orders_core.aggregator.records import LedgerChange, Posting, change_of
 from orders_core.aggregator.service import plan
 from orders_core.aggregator.settings import AggregatorSettings
-from orders_core.aggregator.stream import BatchFailed
 from orders_core.aggregator.tables import LedgerTables, StoredPosting, Totals
+from orders_core.batch import BatchProcessingError
 from orders_core.settings import SettingsError, load_settings
 
 from lambdas.aggregator import handler as aggregator_handler
@@ -276,7 +276,7 @@ def test_a_batch_whose_every_record_fails_raises_and_counts_each(
         service, "_tables", LedgerTables(Client(), postings_table=POSTINGS, totals_table=TOTALS)
     )
 
-    with pytest.raises(BatchFailed, match=r"All records failed processing\. 2 individual"):
+    with pytest.raises(BatchProcessingError, match=r"All records failed processing\. 2 individual"):
         run(tx("p1", "c1", "1", 7), tx("p2", "c1", "2", 8))
 
     assert world.total("c1") == 0

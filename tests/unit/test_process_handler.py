@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from orders_core.batch import BatchProcessingError
 from orders_core.model import AcceptedOrder, Order, Stamp
-from orders_core.process.batch import BatchProcessingError
 from orders_core.process.service import ProcessService
 from orders_core.process.table import OrdersTable
 from orders_core.retry import RetryPolicy
