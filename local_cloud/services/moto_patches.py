@@ -6,8 +6,10 @@ process never imports moto's backends.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
+import inspect
 import itertools
 import json
 import threading
@@ -16,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -205,6 +208,147 @@ def speed_up_moto_sqs_clock() -> None:
 
     sqs_models.unix_time = fast_unix_time  # type: ignore[attr-defined]
     sqs_models.unix_time_millis = fast_unix_time_millis  # type: ignore[attr-defined]
+
+
+MAX_CACHED = 4096  # entries per cache below; past that, answers are computed as moto does
+
+
+def route_requests_without_rescanning_moto() -> None:
+    """Remember which backend serves a host, instead of finding it again on every request.
+
+    moto's server finds the backend for every request by listing its own package directory
+    (``os.listdir`` and an ``isdir`` per entry, ``backends.list_of_moto_modules``) and then
+    matching the host against each backend's URL regexes, under the dispatcher's lock. The
+    answer depends only on the host, that directory (fixed while the process runs) and the
+    dispatcher's patterns (moto's index, never changed): it is kept per host for each
+    dispatcher and patterns list. Hosts no backend serves are not kept (moto prints its
+    hint for those every time).
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: PLC0415
+
+    find = DomainDispatcherApplication.get_backend_for_host
+    # per dispatcher: the patterns list its answers were found with, and host -> backend
+    kept: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, Any]]]
+    kept = weakref.WeakKeyDictionary()
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if not isinstance(host, str):
+            return find(self, host)
+        patterns, found = kept.get(self, (None, {}))
+        if patterns is not self.backend_url_patterns:
+            patterns, found = self.backend_url_patterns, {}
+            kept[self] = (patterns, found)
+        backend = found.get(host)
+        if backend is None:
+            backend = find(self, host)
+            if backend is not None and len(found) < MAX_CACHED:
+                found[host] = backend
+        return backend
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def tokenize_dynamodb_expressions_once() -> None:
+    """Tokenize each distinct DynamoDB expression once.
+
+    moto reads UpdateExpressions (``ExpressionTokenizer.make_list``) and Condition, Filter
+    and KeyCondition expressions (``ConditionExpressionParser._lex_condition_expression``)
+    character by character, twice per write (its request handler checks the names an
+    expression uses, its backend parses it again), though a service sends the same few
+    expressions over and over. Both depend on the expression string alone: the tokens of
+    each are kept (their type and text, immutable) and every call gets new token objects,
+    equal to the ones moto makes; an expression moto rejects is not kept, so it raises the
+    same error every time. What the tokens become (the parse tree, which moto's validator
+    changes, and the names and values it resolves) is computed on every call, as before.
+    """
+    from moto.dynamodb.comparisons import ConditionExpressionParser  # noqa: PLC0415
+    from moto.dynamodb.parsing.tokens import ExpressionTokenizer, Token  # noqa: PLC0415
+
+    make_list = ExpressionTokenizer.make_list.__func__  # type: ignore[attr-defined]
+    tokens: dict[tuple[type, str], tuple[tuple[Any, str], ...]] = {}
+
+    def new_token(token_type: Any, value: str) -> Any:
+        token = Token.__new__(Token)
+        token.type = token_type
+        token.value = value
+        return token
+
+    def cached_make_list(cls: type, input_expression_str: str) -> list[Any]:
+        if not isinstance(input_expression_str, str):
+            return make_list(cls, input_expression_str)
+        key = (cls, input_expression_str)
+        kept = tokens.get(key)
+        if kept is None:
+            made = make_list(cls, input_expression_str)
+            if len(tokens) < MAX_CACHED:
+                tokens[key] = tuple((token.type, token.value) for token in made)
+            return made  # type: ignore[no-any-return]
+        return [new_token(token_type, value) for token_type, value in kept]
+
+    ExpressionTokenizer.make_list = classmethod(cached_make_list)  # type: ignore[method-assign,assignment]
+
+    lex = ConditionExpressionParser._lex_condition_expression
+    nodes: dict[tuple[type, str], tuple[tuple[Any, ...], ...]] = {}
+
+    def lex_condition_expression(self: Any) -> Any:
+        expression = self.condition_expression
+        if not isinstance(expression, str):
+            return lex(self)
+        key = (type(self), expression)
+        kept = nodes.get(key)
+        if kept is None:
+            lexed = lex(self)
+            if len(nodes) < MAX_CACHED and all(not node.children for node in lexed):
+                nodes[key] = tuple(tuple(node)[:-1] for node in lexed)  # children: []
+            return lexed
+        node_type = self.Node
+        return collections.deque(node_type(*fields, []) for fields in kept)
+
+    ConditionExpressionParser._lex_condition_expression = lex_condition_expression  # type: ignore[method-assign]
+
+
+class _FunctionNames:
+    """The names ``inspect.getmembers(cls, inspect.isfunction)`` lists, as a container.
+
+    ``name in`` it answers as that list would, by looking the one name up; iterating it
+    makes the list.
+    """
+
+    def __init__(self, cls: type) -> None:
+        self._cls = cls
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return name in list(self)
+        cls = self._cls
+        for base in cls.__mro__:  # dir(cls): the names in the classes of its MRO
+            if name in vars(base):
+                break
+        else:
+            return False
+        try:
+            value = getattr(cls, name)
+        except AttributeError:  # as inspect.getmembers: the raw value of the class's dict
+            value = vars(base)[name]
+        return inspect.isfunction(value)
+
+    def __iter__(self) -> Any:
+        return iter([name for name, _ in inspect.getmembers(self._cls, inspect.isfunction)])
+
+
+def find_response_methods_directly() -> None:
+    """Check that a response class has the requested action without listing all its members.
+
+    Every request, moto's ``BaseResponse.call_action`` lists the functions of the response
+    class (``method_names_from_class``: ``inspect.getmembers``, a getattr of each of its
+    several hundred names) only to ask whether the action's method is among them. The
+    emulation process gives it a container that answers that question for the one name,
+    with the same rules (the name is in the class's MRO and getattr gives a function); the
+    class is looked at on every request, so nothing is remembered.
+    """
+    from moto.core import responses  # noqa: PLC0415
+
+    responses.method_names_from_class = _FunctionNames  # type: ignore[attr-defined,assignment]
 
 
 def apply_visibility_timeout_at_delivery() -> None:
@@ -1221,6 +1365,9 @@ def apply_moto_patches(hook_url: str | None = None) -> None:
     delete_stacks_as_cloudformation_does()
     delete_what_moto_never_deletes()
     report_list_parameters_as_given()
+    route_requests_without_rescanning_moto()
+    tokenize_dynamodb_expressions_once()
+    find_response_methods_directly()
     if hook_url:
         from local_cloud.services import custom_resources  # noqa: PLC0415 - imports this module
 
