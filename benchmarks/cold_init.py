@@ -165,7 +165,8 @@ def unmeasured(functions: Sequence[Function], lambdas: Path) -> list[str]:
     """Handlers in the tree that FUNCTIONS does not describe: they would go unmeasured."""
     known = {f.code for f in functions}
     found = {str(p.parent.relative_to(lambdas)) for p in lambdas.rglob("handler.py")}
-    return sorted(found - known - {"edge/prefix_list"})  # a deploy-time custom resource
+    # deploy-time custom resources: they run once per deployment, no request waits on them
+    return sorted(found - known - {"edge/prefix_list", "image_build"})
 
 
 def stage_edge(source: Path, into: Path) -> Path:
