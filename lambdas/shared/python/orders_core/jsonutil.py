@@ -5,6 +5,7 @@ rejected (they are not JSON), duplicate keys are rejected (parsers disagree on w
 wins), and serialization writes Decimals back as the same JSON numbers.
 """
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -68,6 +69,16 @@ def parse_json(text: str) -> Any:
         raise InvalidJson("nesting_too_deep", "the JSON document is nested too deeply") from None
     except ValueError:
         raise InvalidJson("malformed_json", "malformed JSON") from None
+
+
+def present_fields(instance: Any) -> dict[str, Any]:
+    """A dataclass instance's fields in declaration order, without those that are None:
+    how answers and stored items leave out what does not apply (never a JSON null)."""
+    return {
+        field.name: value
+        for field in dataclasses.fields(instance)
+        if (value := getattr(instance, field.name)) is not None
+    }
 
 
 def dumps_json(value: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Final, Self, cast
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
-from orders_core.jsonutil import InvalidJson, dumps_json, parse_json
+from orders_core.jsonutil import InvalidJson, dumps_json, parse_json, present_fields
 from orders_core.limits import (
     DYNAMODB_MAX_EXPONENT,
     DYNAMODB_MIN_EXPONENT,
@@ -218,16 +218,9 @@ class Stamp:
             )
         return stamp
 
-    def attributes(self) -> dict[str, str]:
+    def attributes(self) -> dict[str, Any]:
         """The attributes as stored: auth_subject only when there is one, never null."""
-        result = {
-            "accepted_at": self.accepted_at,
-            "request_id": self.request_id,
-            "version": self.version,
-        }
-        if self.auth_subject is not None:
-            result["auth_subject"] = self.auth_subject
-        return result
+        return present_fields(self)
 
 
 def _matching(pattern: str) -> Callable[[Any], str]:

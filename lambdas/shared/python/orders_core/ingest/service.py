@@ -10,12 +10,13 @@ some, the answer is 503 with a result per order saying which were queued.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 from orders_core.http import BadRequest, PayloadTooLarge, QueueUnavailable, ValidationFailed
 from orders_core.ingest.queue import OrdersQueue, QueueSendError, SendOutcome
 from orders_core.ingest.settings import IngestSettings
+from orders_core.jsonutil import present_fields
 from orders_core.limits import MAX_ORDERS_PER_REQUEST, SQS_MAX_BATCH_BYTES, SQS_MAX_MESSAGE_BYTES
 from orders_core.model import AcceptedOrder, Order, Stamp
 from orders_core.observability import MetricName, count, logger
@@ -40,11 +41,7 @@ class OrderResult:
 
     def body(self) -> dict[str, Any]:
         """The result as clients get it: the fields that apply, in this order."""
-        return {
-            field.name: value
-            for field in fields(self)
-            if (value := getattr(self, field.name)) is not None
-        }
+        return present_fields(self)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any, Literal, Self
 
 from orders_core.http import RequestRejected, TableUnavailable
+from orders_core.jsonutil import present_fields
 from orders_core.limits import MAX_STATUS_ITEMS
 from orders_core.observability import MetricName, count, logger
 from orders_core.status.request import StatusQuery
@@ -43,14 +44,7 @@ class ItemStatus:
 
     def body(self) -> dict[str, Any]:
         """The answer's JSON object; what is None is left out."""
-        return _without_none(
-            order_id=self.order_id,
-            item=self.item,
-            version=self.version,
-            accepted_at=self.accepted_at,
-            status=self.status,
-            requested_version=self.requested_version,
-        )
+        return present_fields(self)
 
 
 @dataclass(frozen=True)
@@ -65,17 +59,9 @@ class OrderStatus:
 
     def body(self) -> dict[str, Any]:
         """The answer's JSON object; what is None is left out."""
-        return _without_none(
-            order_id=self.order_id,
-            items=[stored.body() for stored in self.items],
-            truncated=self.truncated,
-            status=self.status,
-            requested_version=self.requested_version,
-        )
-
-
-def _without_none(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
+        body = present_fields(self)
+        body["items"] = [stored.body() for stored in self.items]  # in place: key order kept
+        return body
 
 
 class StatusService:
