@@ -24,7 +24,7 @@ from orders_core.limits import (
     MAX_QTY,
 )
 from orders_core.money import check_amount, check_currency
-from orders_core.validation import Checks, Invalid, Problem
+from orders_core.validation import Checks, Invalid, Problem, string
 from orders_core.versioning import (
     ACCEPTED_AT_PATTERN,
     REQUEST_ID_PATTERN,
@@ -200,9 +200,7 @@ class Stamp:
         request_id = checks.required(data, "request_id", _REQUEST_ID)
         version = checks.required(data, "version", _VERSION)
         auth_subject = checks.optional(data, "auth_subject", _SUBJECT)
-        for name in data:
-            if name not in _STAMP_NAMES:
-                checks.add(Problem("extra_forbidden", "Extra inputs are not permitted", (name,)))
+        checks.only_known(data, _STAMP_NAMES)
         checks.done()
         # All three are str here: checks.done() raised otherwise.
         stamp = cls(
@@ -229,17 +227,16 @@ def _matching(pattern: str) -> Callable[[Any], str]:
     compiled = re.compile(pattern)
 
     def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise Problem("string_type", "Input should be a valid string")
-        if not compiled.fullmatch(value):
+        text = string(value)
+        if not compiled.fullmatch(text):
             # No pattern matches a lone surrogate: only a mismatch can be one.
-            if _SURROGATE.search(value):
+            if _SURROGATE.search(text):
                 raise Problem(
                     "string_unicode",
                     "Input should be a valid string, unable to parse raw data as a unicode string",
                 )
             raise Problem("string_pattern_mismatch", f"String should match pattern '{pattern}'")
-        return value
+        return text
 
     return check
 

@@ -12,7 +12,7 @@ client (docs/decisions.md, "Cold init"). The rules were already plain functions;
 module is the little glue they need.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
@@ -20,6 +20,8 @@ Loc = tuple[str | int, ...]
 
 MISSING_KIND: Final = "missing"
 MISSING_MESSAGE: Final = "Field required"  # the words clients have always been given
+EXTRA_KIND: Final = "extra_forbidden"
+EXTRA_MESSAGE: Final = "Extra inputs are not permitted"
 
 
 class Problem(ValueError):
@@ -64,6 +66,13 @@ class Invalid(ValueError):
         return Invalid([problem.at(*prefix) for problem in self.problems])
 
 
+def string(value: Any) -> str:
+    """A check: any string (another JSON type is a problem)."""
+    if not isinstance(value, str):
+        raise Problem("string_type", "Input should be a valid string")
+    return value
+
+
 class Checks:
     """The problems found so far in one input; ``done()`` raises them all at once."""
 
@@ -94,6 +103,12 @@ class Checks:
         """The field ``name`` through ``check``; absent or JSON null means None."""
         value = data.get(name)
         return None if value is None else self.value(name, check, value)
+
+    def only_known(self, data: Mapping[str, Any], known: Container[str]) -> None:
+        """Every field of ``data`` outside ``known`` is a problem, at its name, in order."""
+        for name in data:
+            if name not in known:
+                self.problems.append(Problem(EXTRA_KIND, EXTRA_MESSAGE, (name,)))
 
     def done(self) -> None:
         if self.problems:

@@ -9,21 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from orders_core.files.bucket import ObjectRef
-from orders_core.validation import Checks, Invalid, Problem
+from orders_core.validation import Checks, Invalid, Problem, string
 
 
 class InvalidEvent(ValueError):
     """Not an S3 object event this function can act on (a wiring mistake)."""
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Problem("string_type", "Input should be a valid string")
-    return value
-
-
 def _nonempty_text(value: Any) -> str:
-    text = _text(value)
+    text = string(value)
     if not text:
         raise Problem("string_too_short", "String should have at least 1 character")
     return text
@@ -47,7 +41,7 @@ def _object(value: Any) -> tuple[str, str | None]:
     data = _section(value)
     checks = Checks()
     key = checks.required(data, "key", _nonempty_text)
-    version_id = checks.optional(data, "version-id", _text)
+    version_id = checks.optional(data, "version-id", string)
     checks.done()
     assert key is not None  # done() raised otherwise
     return key, version_id
@@ -73,8 +67,8 @@ class ObjectCreatedEvent:
         try:
             data = _section(event)
             checks = Checks()
-            detail_type = checks.required(data, "detail-type", _text)
-            source = checks.required(data, "source", _text)
+            detail_type = checks.required(data, "detail-type", string)
+            source = checks.required(data, "source", string)
             ref = checks.required(data, "detail", _detail)
             checks.done()
         except (Problem, Invalid) as exc:

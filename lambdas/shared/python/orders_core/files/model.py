@@ -16,7 +16,7 @@ from typing import Any, Final, Self
 
 from orders_core.model import id_text
 from orders_core.money import check_amount, check_currency
-from orders_core.validation import MISSING_KIND, Checks, Invalid, Problem
+from orders_core.validation import EXTRA_KIND, MISSING_KIND, Checks, Invalid, Problem
 
 MAX_NAME_CHARS: Final = 256
 MAX_EMAIL_CHARS: Final = 254
@@ -28,7 +28,6 @@ _UNSTORABLE_TEXT: Final = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
 REQUIRED_FIELDS: Final = ("transaction_id", "customer_id", "amount", "currency", "occurred_at")
 OPTIONAL_FIELDS: Final = ("customer_name", "customer_email")
 _KNOWN_FIELDS: Final = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-EXTRA_KIND: Final = "extra_forbidden"
 
 
 def format_utc(moment: datetime) -> str:
@@ -111,9 +110,7 @@ class Transaction:
         }
         values["customer_name"] = checks.optional(data, "customer_name", _check_name)
         values["customer_email"] = checks.optional(data, "customer_email", _check_email)
-        for name in data:
-            if name not in _KNOWN_FIELDS:
-                checks.add(Problem(EXTRA_KIND, "Extra inputs are not permitted", (name,)))
+        checks.only_known(data, _KNOWN_FIELDS)
         checks.done()
         return cls(**values)
 
