@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from local_cloud.aws import client, session
+from local_cloud.aws import client, forget_clients, session
 from local_cloud.deploy.assembly import Assembly, load_assembly
 from local_cloud.deploy.deployer import Deployer, Deployment
 from local_cloud.deploy.differences import Difference
@@ -223,6 +223,7 @@ class LocalCloud:
             runner.join(5.0)
         if self._emulator is not None:
             self._emulator.stop()
+            forget_clients(self._emulator.url)
         if self._hook is not None:
             self._hook.stop()
         if self._work_dir is not None:
