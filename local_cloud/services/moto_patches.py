@@ -127,9 +127,17 @@ def make_dynamodb_writes_atomic() -> None:
     is made of those) and TransactWriteItems; a transaction keeps a copy of only the items
     it names, puts them back if it is cancelled, and its stream records are emitted when
     it commits (none if it is cancelled).
+
+    Reads take the same lock, for the whole request: moto makes an UpdateItem's new item by
+    storing its key alone and then applying the update to it in place, and a cancelled
+    transaction's writes stand until they are put back, so a Scan, Query or GetItem in
+    between (the response is built from the live items after the backend returns) saw an
+    item with only its key, or one that never committed. DynamoDB's reads return only
+    committed items.
     """
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import Table  # noqa: PLC0415
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
     backend = models.DynamoDBBackend
     lock = threading.RLock()
@@ -184,6 +192,8 @@ def make_dynamodb_writes_atomic() -> None:
                 shard.add(old, new)
 
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    # every DynamoDB request, its answer serialized inside (the lock is re-entrant)
+    DynamoHandler.call_action = locked(DynamoHandler.call_action)  # type: ignore[method-assign]
 
 
 def speed_up_moto_sqs_clock() -> None:

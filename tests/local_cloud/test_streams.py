@@ -3,7 +3,9 @@ partial-failure and destination rules, unit by unit and on the running sample ap
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -424,6 +426,67 @@ def test_conditional_updates_of_one_item_never_both_pass(cloud):
 
     item = cloud.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
     assert (won, item["rev"]["N"], item["count"]["N"]) == (150, "150", "150")
+
+
+def test_consistent_reads_see_only_whole_committed_items(cloud):
+    # moto stored an UpdateItem's new item as its key alone and then updated it in place,
+    # and a cancelled transaction's writes stood until they were put back: a Scan or
+    # GetItem in between returned items DynamoDB never holds (a ledger total without its
+    # "total", seen under load). A transaction of 99 updates whose last check fails keeps
+    # that window open long enough for a reader to hit it every time.
+    table = cloud.outputs["ThingsTableName"]
+    writer = cloud.client("dynamodb")
+    writer.put_item(TableName=table, Item={"pk": {"S": "whole-guard"}, "v": {"N": "0"}})
+    seen: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def update(key: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": key}},
+                "UpdateExpression": "SET a = :a, b = :b, c = :c",
+                "ExpressionAttributeValues": {":a": {"N": "1"}, ":b": {"N": "2"}, ":c": {"S": "x"}},
+            }
+        }
+
+    def writes() -> None:
+        for n in range(20):
+            with contextlib.suppress(writer.exceptions.TransactionCanceledException):
+                writer.transact_write_items(
+                    TransactItems=[
+                        *(update(f"whole-cancelled-{n}-{k}") for k in range(99)),
+                        {
+                            "ConditionCheck": {
+                                "TableName": table,
+                                "Key": {"pk": {"S": "whole-guard"}},
+                                "ConditionExpression": "v = :one",
+                                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                            }
+                        },
+                    ]
+                )
+            for k in range(10):
+                writer.update_item(**update(f"whole-{n}-{k}")["Update"])
+
+    def reads() -> None:
+        reader = cloud.client("dynamodb")
+        while not done.is_set():
+            for page in reader.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+                seen.extend(i for i in page["Items"] if i["pk"]["S"].startswith("whole-"))
+
+    reader_thread = threading.Thread(target=reads)
+    reader_thread.start()
+    try:
+        writes()
+    finally:
+        done.set()
+        reader_thread.join(60)
+    assert [i["pk"]["S"] for i in seen if i["pk"]["S"].startswith("whole-cancelled-")] == []
+    assert [
+        i for i in seen if i["pk"]["S"] != "whole-guard" and set(i) != {"pk", "a", "b", "c"}
+    ] == []
+    assert len([i for i in seen if i["pk"]["S"] != "whole-guard"]) > 200  # it read meanwhile
 
 
 def test_a_cancelled_transaction_leaves_its_items_and_the_stream_as_they_were(cloud):
