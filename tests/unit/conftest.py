@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 from orders_core.observability import logger
@@ -59,9 +61,18 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     _clear_handler_caches()
 
 
+# moto gives every test a new default session, and a new botocore session reads its JSON
+# (endpoint rules, service models) again: about 40 ms per client, most of this tier's
+# time. The sessions stay new per test; the parsed JSON, which nothing writes, is shared.
+_BOTOCORE_DATA = botocore.loaders.create_loader()
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _BOTOCORE_DATA)
+        boto3.setup_default_session(botocore_session=session)
         yield
 
 
