@@ -13,7 +13,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import cold_init, file_processing, handler_cpu, large_files, local, synth
+from benchmarks import (
+    cold_init,
+    file_processing,
+    handler_cpu,
+    large_files,
+    ledger_file,
+    local,
+    synth,
+)
 from benchmarks.report import (
     README_BEGIN,
     README_END,
@@ -26,7 +34,7 @@ from benchmarks.report import (
 )
 from benchmarks.runtime import ROOT
 
-SECTIONS = ("cold", "cpu", "synth", "files", "local", "large")
+SECTIONS = ("cold", "cpu", "synth", "files", "local", "ledger", "large")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             step("handler CPU")
             sections.append(handler_cpu.run())
         assembly = None
-        if "synth" in args.only or "local" in args.only:
+        if "synth" in args.only or "local" in args.only or "ledger" in args.only:
             step("synth")
             section, assembly = synth.run(work)
             if "synth" in args.only:
@@ -66,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "local" in args.only and assembly is not None:
             step("local cloud")
             sections.append(local.run(assembly))
+        if "ledger" in args.only and assembly is not None:
+            step("ledger file path")
+            sections.append(ledger_file.run(assembly))
         if "large" in args.only:
             step("large files")
             sections.append(large_files.run(work))

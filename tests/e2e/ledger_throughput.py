@@ -1,18 +1,20 @@
-"""The closing note's figure: file lines per second on the local cloud, next to the
-emulator's raw BatchWriteItem rate measured in the same run, from the same process.
+"""A large file through the ledger on the local cloud: the e2e check, and the bench's figure.
 
     from tests.e2e.ledger_throughput import measure_file_throughput
     figure = measure_file_throughput(Path("cdk.out"), lines=100_000)
     print(figure.line())   # or figure.as_dict()
 
-Boots the app's assembly on a LocalCloud of its own (its stream backlog dies with it) with
-the stream mappings paused, so neither measurement shares the machine with the
-aggregator. Then:
+Both boot the app's assembly on a LocalCloud of their own (its stream backlog dies with it)
+with the stream mappings paused, and upload a generated CSV of ``lines`` valid lines under
+incoming/ of the files bucket, timed from the end of the upload to the object reaching
+processed/ (S3 -> EventBridge -> the files function: streaming, validation, BatchWriteItem
+on its writer threads, customer upserts, the move).
 
-1. the file path: a generated CSV of ``lines`` valid lines uploaded under incoming/ of
-   the files bucket; timed from the end of the upload to the object reaching
-   processed/ (S3 -> EventBridge -> the files function: streaming, validation,
-   BatchWriteItem on its writer threads, customer upserts, the move);
+``run_large_file`` (tests/e2e/test_ledger.py) then resumes the mappings and waits for the
+aggregator's first postings: every line was written and the file's stream reaches the
+aggregator. ``measure_file_throughput`` (``make bench``) also measures, with the mappings
+still paused:
+
 2. raw BatchWriteItem: as many items of the same shape, 25 per call, from this process
    on as many threads as the function writes with (its ``FILE_WRITER_THREADS``), into a
    scratch table keyed and streamed like the transactions table;
@@ -88,6 +90,23 @@ class FileThroughput:
             f"{self.raw_items_per_s:,.0f} items/s; ratio {self.ratio:.2f}; then the "
             f"aggregator: {self.aggregated} records in {self.aggregator_seconds:.0f} s = "
             f"{self.aggregated_per_s:,.0f} records/s"
+        )
+
+
+@dataclass(frozen=True)
+class LargeFileRun:
+    lines: int
+    lines_accepted: int
+    file_bytes: int
+    file_seconds: float
+    aggregated: int  # postings when the aggregator was first seen working through the file
+
+    def line(self) -> str:
+        return (
+            f"ledger file path on the local cloud: {self.lines} lines "
+            f"({self.file_bytes / 1e6:.1f} MB) in {self.file_seconds:.1f} s = "
+            f"{self.lines / self.file_seconds:,.0f} lines/s, {self.lines_accepted} written; "
+            f"then the aggregator's first {self.aggregated} postings"
         )
 
 
@@ -183,6 +202,42 @@ def _postings(cloud: LocalCloud) -> int:
     return sum(int(page["Count"]) for page in pages)
 
 
+def _file_written(cloud: LocalCloud, body: bytes, prefix: str) -> tuple[float, int]:
+    """The file path's seconds, and how many transactions the table then holds."""
+    file_seconds = _file_path(cloud, body, f"large-{prefix}.csv")
+    accepted = cloud.client("dynamodb").describe_table(
+        TableName=cloud.outputs["TransactionsTableName"]
+    )["Table"]["ItemCount"]
+    return file_seconds, int(accepted)
+
+
+def run_large_file(
+    assembly: Path,
+    *,
+    lines: int,
+    customers: int = 1_000,
+    log_dir: Path | None = None,
+    aggregator_timeout_s: float = 120.0,
+) -> LargeFileRun:
+    """Boot the assembly, put one large file through, wait for the aggregator to start on it."""
+    prefix = uuid.uuid4().hex[:6]
+    body = large_file(lines, customers, prefix)
+    with LocalCloud(assembly, http_port=0, aws_port=0, edge_port=0, log_dir=log_dir) as cloud:
+        cloud.pause_mappings()
+        file_seconds, accepted = _file_written(cloud, body, prefix)
+        before = _postings(cloud)
+        cloud.resume_mappings()
+        wait_for(lambda: _postings(cloud) > before, timeout=aggregator_timeout_s, interval=0.5)
+        aggregated = _postings(cloud) - before
+    return LargeFileRun(
+        lines=lines,
+        lines_accepted=accepted,
+        file_bytes=len(body),
+        file_seconds=file_seconds,
+        aggregated=aggregated,
+    )
+
+
 def measure_file_throughput(
     assembly: Path,
     *,
@@ -198,10 +253,7 @@ def measure_file_throughput(
     raw = _transaction_items(lines if raw_items is None else raw_items, "raw-" + prefix)
     with LocalCloud(assembly, http_port=0, aws_port=0, edge_port=0, log_dir=log_dir) as cloud:
         cloud.pause_mappings()
-        file_seconds = _file_path(cloud, body, f"large-{prefix}.csv")
-        accepted = cloud.client("dynamodb").describe_table(
-            TableName=cloud.outputs["TransactionsTableName"]
-        )["Table"]["ItemCount"]
+        file_seconds, accepted = _file_written(cloud, body, prefix)
         threads = _writer_threads(cloud)
         raw_seconds = _raw_batch_writes(cloud, raw, threads)
         before = _postings(cloud)
@@ -210,7 +262,7 @@ def measure_file_throughput(
         aggregated = _postings(cloud) - before
     return FileThroughput(
         lines=lines,
-        lines_accepted=int(accepted),
+        lines_accepted=accepted,
         file_bytes=len(body),
         file_seconds=file_seconds,
         raw_items=len(raw),
