@@ -53,9 +53,17 @@ actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps
 WORKERS ?= 4
 PYTEST := pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
+# The variant scans run beside pytest (their output follows pytest's): the end-to-end
+# files leave a core idle while they wait on queues, and the scans fill it.
+SCAN_LOG := cdk.out.scan-variants.log
 test: lint typecheck actionlint  ## everything CI runs
-	$(PYTEST)
-	$(MAKE) --no-print-directory scan-variants
+	@echo "scan-variants: in the background, its output after pytest's"
+	@$(MAKE) --no-print-directory scan-variants > $(SCAN_LOG) 2>&1 & scan=$$!; \
+	echo "$(PYTEST)"; status=0; $(PYTEST) || status=$$?; \
+	scanned=0; wait $$scan || scanned=$$?; \
+	cat $(SCAN_LOG); \
+	if [ $$scanned -ne 0 ]; then echo "make scan-variants failed (above)"; fi; \
+	[ $$status -eq 0 ] && [ $$scanned -eq 0 ]
 
 unit: install  ## the unit tier: handler and core logic (moto in-process)
 	$(PYTEST) tests/unit
