@@ -2,9 +2,10 @@
 
 One test file is one unit of work, kept on one worker in its order, because its module
 fixtures (a local cloud booted for the file, generated keys) are built once per worker
-that runs it. The infrastructure tier and the contract test share one unit: their
-session fixtures synthesize the app (dev, prod, the edge variants) in-process, and one
-worker building each once beats four workers building each four times.
+that runs it; in a file whose tests each boot their own cloud, each test is a unit. The
+infrastructure tier and the contract test share one unit: their session fixtures
+synthesize the app (dev, prod, the edge variants) in-process, and one worker building
+each once beats four workers building each four times.
 
 The units go out in the order below, longest first, so the slowest end-to-end files
 start at once instead of being the tail of the run (xdist's default order, by number of
@@ -23,10 +24,17 @@ import pytest
 
 SYNTHESIZED = "synthesized"  # the infra tier and the contract test
 
-# Measured (`pytest --durations=0`, one worker): the end-to-end files that run for minutes.
+# Files whose tests each boot a cloud of their own (function-scoped fixtures): every test
+# is a unit, so the longest of them do not run one after the other on one worker.
+ONE_UNIT_PER_TEST = ("tests/e2e/test_guarantees.py",)
+
+# Measured (`pytest --durations=0`, one worker): the end-to-end units that run for minutes,
+# longest first (a unit is ranked by the first entry it starts with).
 FIRST = (
-    "tests/e2e/test_guarantees.py",
+    "tests/e2e/test_guarantees.py::test_poison_messages",
     "tests/e2e/test_ledger.py",
+    "tests/e2e/test_guarantees.py",
+    "tests/e2e/test_ledger_large_file.py",
     "tests/e2e/test_large_files.py",
     SYNTHESIZED,
 )
@@ -37,12 +45,15 @@ def work_unit(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path.startswith("tests/infra/") or path == "tests/test_contract.py":
         return SYNTHESIZED
+    if path in ONE_UNIT_PER_TEST:
+        return nodeid
     return path
 
 
 def _rank(unit: str) -> tuple[int, int]:
-    if unit in FIRST:
-        return (0, FIRST.index(unit))
+    first = [n for n, name in enumerate(FIRST) if unit.startswith(name)]
+    if first:
+        return (0, first[0])
     return (1 if unit.startswith(("tests/e2e/", "tests/local_cloud/")) else 2, 0)
 
 

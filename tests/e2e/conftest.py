@@ -22,6 +22,7 @@ import pytest
 from local_cloud.cloud import LocalCloud
 from local_cloud.operations import orders, queues
 from tests.assemblies import built_once
+from tests.e2e.ledger import ALERT_EMAIL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,14 @@ def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("E2E_ASSEMBLY"):
         return Path(os.environ["E2E_ASSEMBLY"])
     return built_once(tmp_path_factory, "app", synth_app)
+
+
+@pytest.fixture(scope="session")
+def ledger_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app as `make local` synthesizes it, with an e-mail subscribed to the alerts."""
+    return built_once(
+        tmp_path_factory, "ledger", lambda out: synth_app(out, alert_email=ALERT_EMAIL)
+    )
 
 
 def synth_app(outdir: Path, **settings: Any) -> Path:

@@ -39,6 +39,7 @@ COLUMNS = (
     "customer_email",
 )
 ALERT_QUEUES = ("CreditCollectionQueueUrl", "CustomerNotifyQueueUrl")
+ALERT_EMAIL = "ledger-alerts@example.com"  # subscribed to the alerts in the ledger's assembly
 FAILURE_QUEUES = (
     "FilesDeadLetterQueueUrl",
     "AggregatorFailureQueueUrl",

@@ -7,8 +7,8 @@ CustomerNotify as a consumer would. Expected figures are worked out here, indepe
 of the runtime (tests/e2e/ledger.py). One cloud per module; every test owns its customers.
 
 The last tests repeat the guarantees with 30% of DynamoDB writes throttled (set live
-through the emulation's fault control) and print their counts; the last puts a 50,000-line
-file through (tests/e2e/ledger_throughput.py, whose rate `make bench` measures).
+through the emulation's fault control) and print their counts. A 50,000-line file goes
+through in test_ledger_large_file.py, on a cloud of its own.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import pytest
 
 from local_cloud.cloud import LocalCloud
 from local_cloud.operations.queues import peek_messages
-from tests.e2e.conftest import ROOT, boot, post, synth_app
+from tests.e2e.conftest import ROOT, boot, post
 from tests.e2e.ledger import (
+    ALERT_EMAIL,
     ALERT_QUEUES,
     CURRENCY,
     THRESHOLD,
@@ -41,25 +42,17 @@ from tests.e2e.ledger import (
     line,
     tag,
 )
-from tests.e2e.ledger_throughput import run_large_file
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 API = "/lambda/api"
 SAMPLE = ROOT / "samples" / "transactions.csv"
-ALERT_EMAIL = "ledger-alerts@example.com"
 FAULT_RATE = 0.3
 # As tests/e2e/test_guarantees.py: a record process fails comes back after the queue's
 # visibility timeout (181 s as deployed); shortened through the emulation's API, as an
 # operator could, and still far above a batch's duration.
 VISIBILITY_TIMEOUT_S = 20
-
-
-@pytest.fixture(scope="module")
-def ledger_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The app as `make local` synthesizes it, with an e-mail subscribed to the alerts."""
-    return synth_app(tmp_path_factory.mktemp("ledger") / "cdk.out", alert_email=ALERT_EMAIL)
 
 
 @pytest.fixture(scope="module")
@@ -536,12 +529,3 @@ def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_fa
 
 
 # -- the closing note's figure -------------------------------------------------------------
-def test_a_50_000_line_file_is_written_whole_and_its_stream_reaches_the_aggregator(
-    ledger_assembly, tmp_path, capsys
-):
-    # The rate next to raw BatchWriteItem is `make bench`'s (measure_file_throughput).
-    run = run_large_file(ledger_assembly, lines=50_000, log_dir=tmp_path / "logs")
-    with capsys.disabled():
-        print("\n" + run.line())
-    assert run.lines_accepted == 50_000  # every line written: no timing asserted
-    assert run.aggregated > 0
