@@ -53,12 +53,13 @@ actionlint: install  ## lint the GitHub workflows (runs shellcheck on run: steps
 WORKERS ?= 4
 PYTEST := pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
-# The variant scans run beside pytest (their output follows pytest's): the end-to-end
-# files leave a core idle while they wait on queues, and the scans fill it.
+# The variant scans run beside pytest, niced (their output follows pytest's): the
+# end-to-end files leave a core idle while they wait on queues, and the scans fill it
+# without slowing the longest end-to-end tests, which set the run's length.
 SCAN_LOG := cdk.out.scan-variants.log
 test: lint typecheck actionlint  ## everything CI runs
 	@echo "scan-variants: in the background, its output after pytest's"
-	@$(MAKE) --no-print-directory scan-variants > $(SCAN_LOG) 2>&1 & scan=$$!; \
+	@nice -n 10 $(MAKE) --no-print-directory scan-variants > $(SCAN_LOG) 2>&1 & scan=$$!; \
 	echo "$(PYTEST)"; status=0; $(PYTEST) || status=$$?; \
 	scanned=0; wait $$scan || scanned=$$?; \
 	cat $(SCAN_LOG); \
