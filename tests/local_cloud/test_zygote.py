@@ -12,8 +12,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
+from local_cloud.aws import FAKE_CREDENTIALS
+from local_cloud.services import emulator as emulation
+from local_cloud.services.emulator import start_emulator
 from local_cloud.services.zygote import (
     Zygote,
     ZygoteChild,
@@ -191,3 +195,29 @@ def test_nothing_is_left_running_when_the_parent_goes(tmp_path, ending):
         reader.recv()
     assert wait_until(lambda: gone(child_pid))
     assert wait_until(lambda: gone(zygote_pid))
+
+
+def test_emulations_are_forked_with_fresh_state_and_their_own_random_ids():
+    first, second = start_emulator(), start_emulator()
+    try:
+        assert isinstance(first.process, ZygoteChild)
+        ec2 = [
+            boto3.client("ec2", endpoint_url=e.url, region_name="us-east-1", **FAKE_CREDENTIALS)
+            for e in (first, second)
+        ]
+        vpcs = [c.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"] for c in ec2]
+        assert vpcs[0] != vpcs[1]  # moto's generator is reseeded in each emulation
+        assert vpcs[0] not in {v["VpcId"] for v in ec2[1].describe_vpcs()["Vpcs"]}
+    finally:
+        first.stop()
+        second.stop()
+    assert first.process.exitcode == 0
+
+    # the zygote itself has never created a moto backend
+    zygote = get_zygote("emulation", emulation.PRELOAD, sys.path)
+    assert zygote is not None
+    assert "moto" in zygote.preloaded
+    parent, child = multiprocessing.Pipe()
+    zygote.start(targets.count_moto_backends, (child,), "count").join(30)
+    child.close()
+    assert parent.recv() == 0

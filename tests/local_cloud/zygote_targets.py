@@ -40,3 +40,9 @@ def hold(conn: Connection) -> None:
     """Keep conn's end open: its reader sees EOF only when this process has gone."""
     while conn:
         time.sleep(60)
+
+
+def count_moto_backends(conn: Connection) -> None:
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415 - emulation zygote only
+
+    conn.send(len(BackendDict._instances))
