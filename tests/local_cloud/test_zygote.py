@@ -21,12 +21,14 @@ from local_cloud.services.emulator import start_emulator
 from local_cloud.services.zygote import (
     Zygote,
     ZygoteChild,
+    enabled,
     get_zygote,
     start_process,
 )
 from tests.local_cloud import zygote_targets as targets
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not enabled(), reason="zygotes are off (LOCAL_ZYGOTE=0)")
 
 
 @pytest.fixture(scope="module")
