@@ -548,8 +548,9 @@ def get_zygote(kind: str, preload: Sequence[str], sys_path: Sequence[str]) -> Zy
             return None
         if known is not None:
             known[1].retire()
-            _retired.append(known[1])
             del _zygotes[kind]
+            with _registry_lock:
+                _retired.append(known[1])
         try:
             zygote = Zygote(kind, preload, sys_path)
         except (ZygoteError, OSError) as exc:
