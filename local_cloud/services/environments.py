@@ -322,6 +322,9 @@ class ExecutionEnvironment:
         try:
             status, value = parent.recv()
         except EOFError:
+            # its pipe closes a moment before its exit code is known (a forked child's comes
+            # from the zygote): wait for it, briefly, so that the message has it
+            process.join(1.0)
             status, value = (
                 "init_error",
                 {

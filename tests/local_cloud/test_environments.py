@@ -166,3 +166,68 @@ def test_other_functions_are_forked_and_set_up_as_the_runtime_does(tmp_path, mon
     assert [a["first_path"] for a in answers] == [str(tmp_path / "hello"), str(tmp_path / "hej")]
     assert {a["boto3"] for a in answers} == {"the runtime's"}
     assert {a["developer"] for a in answers} == {None}
+
+
+FRAGILE = """
+import os
+import time
+
+if os.environ.get("EXIT_AT_INIT"):
+    os._exit(3)
+print("init ran", flush=True)
+
+
+def main(event, context):
+    time.sleep(event.get("sleep", 0))
+    if "exit" in event:
+        os._exit(event["exit"])
+    return "ok"
+"""
+
+
+@pytest.fixture
+def fragile(tmp_path) -> FunctionSpec:
+    (tmp_path / "handler.py").write_text(FRAGILE)
+    return replace(spec(tmp_path), timeout_s=1.0, log_path=str(tmp_path / "function.log"))
+
+
+def test_init_failures_read_as_the_runtime_reports_them(fragile):
+    cases = {
+        "Runtime.ExitError": replace(
+            fragile, environment={**fragile.environment, "EXIT_AT_INIT": "1"}
+        ),
+        "Runtime.ImportModuleError": replace(fragile, handler="missing.main"),
+        "Runtime.HandlerNotFound": replace(fragile, handler="handler.absent"),
+    }
+    for error_type, function in cases.items():
+        environment = ExecutionEnvironment(function)
+        assert not environment.start()
+        assert environment.init_error is not None
+        assert environment.init_error["errorType"] == error_type
+        assert not environment.alive
+    exited = ExecutionEnvironment(cases["Runtime.ExitError"])
+    exited.start()
+    assert exited.init_error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "process exited at init (code 3)",
+    }
+
+
+def test_a_timeout_or_a_crash_ends_the_environment_and_the_next_invoke_is_cold(fragile):
+    pool = FunctionPool(fragile, max_environments=1)
+    try:
+        timed_out = pool.invoke({"sleep": 5})
+        after_timeout = pool.invoke({})
+        crashed = pool.invoke({"exit": 7})
+        after_crash = pool.invoke({})
+    finally:
+        pool.close()
+
+    assert timed_out.error is not None
+    assert timed_out.error["errorType"] == "Sandbox.Timedout"
+    assert timed_out.error["errorMessage"] == "Task timed out after 1.00 seconds"
+    assert crashed.error == {"errorType": "Runtime.ExitError", "errorMessage": "process exited"}
+    assert after_timeout.payload == after_crash.payload == "ok"
+    log = Path(fragile.log_path or "").read_text()
+    assert log.count("init ran") == 3  # the first start and two cold ones
+    assert "START RequestId: " in log
