@@ -60,7 +60,7 @@ PRELOAD = (
     "boto3.s3.transfer",
     "local_cloud.services.environments",
 )
-_RUNNER_ROOT = str(Path(__file__).parents[2])  # where local_cloud is (appended last)
+_RUNNER_ROOT = os.path.abspath(Path(__file__).parents[2])  # where local_cloud is (put last)
 
 
 @dataclass(frozen=True)
