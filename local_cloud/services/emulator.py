@@ -2,6 +2,13 @@
 
 Its own process keeps moto's global state away from the runner and from anything else that
 uses moto in the same interpreter (unit tests with ``mock_aws`` reset every backend).
+
+The process is forked from a zygote (services/zygote.py) that has imported moto's server
+and the modules the patches change (``PRELOAD``), but has never served a request: no
+backend exists there, so every emulation starts with fresh moto state, and its patches are
+applied in the emulation as before. It gets the runner's current os.environ, as a spawned
+process did. moto's own random generator, seeded when moto was imported, is reseeded in
+each emulation so that two of them never hand out the same ids.
 """
 
 from __future__ import annotations
@@ -23,8 +30,40 @@ from local_cloud.services.custom_resources import (
 from local_cloud.services.evaluate import Evaluator
 from local_cloud.services.faults import FaultInjector
 from local_cloud.services.moto_patches import apply_moto_patches
+from local_cloud.services.zygote import ChildProcess, get_zygote, start_process
 
 READY_TIMEOUT_S = 60.0
+# What an emulation imports before it serves: moto's server, the runner's wrappers around it,
+# and the moto modules apply_moto_patches changes. Imported only (no backend is created by an
+# import); one missing here is imported by the emulation itself, as before.
+PRELOAD = (
+    "moto.moto_server.werkzeug_app",
+    "werkzeug.serving",
+    "local_cloud.services.control",
+    "local_cloud.services.custom_resources",
+    "local_cloud.services.evaluate",
+    "local_cloud.services.faults",
+    "local_cloud.services.moto_patches",
+    "moto.awslambda.models",
+    "moto.awslambda.responses",
+    "moto.cloudformation.models",
+    "moto.cloudformation.parsing",
+    "moto.dynamodb.comparisons",
+    "moto.dynamodb.models.table",
+    "moto.dynamodb.parsing.tokens",
+    "moto.dynamodb.responses",
+    "moto.dynamodbstreams.models",
+    "moto.ec2.models",
+    "moto.ecs.models",
+    "moto.elbv2.models",
+    "moto.events.models",
+    "moto.events.utils",
+    "moto.kms.models",
+    "moto.s3.models",
+    "moto.sns.models",
+    "moto.sqs.models",
+    "moto.sqs.responses",
+)
 
 
 def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positionally
@@ -36,6 +75,7 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
     conn: multiprocessing.connection.Connection,
 ) -> None:  # pragma: no cover - runs in the child process
     try:
+        from moto.moto_api._internal import mock_random  # noqa: PLC0415
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - emulation process only
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -43,6 +83,7 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
+        mock_random.seed()  # seeded at import: in the zygote, once for every emulation
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         # skipped types are reported in the banner instead; crashes still print a traceback
         logging.getLogger("moto").setLevel(logging.ERROR)
@@ -75,7 +116,7 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
 class Emulator:
     """A running emulation process; ``url`` is its endpoint."""
 
-    process: multiprocessing.process.BaseProcess
+    process: ChildProcess
     host: str
     port: int
 
@@ -106,15 +147,13 @@ def start_emulator(
     """
     if not 0.0 <= fault_rate <= 1.0:
         raise ValueError(f"fault rate must be between 0 and 1, got {fault_rate}")
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(
-        target=_serve,
-        args=(host, port, fault_rate, fault_seed, hook_url, child),
+    parent, child = multiprocessing.Pipe(duplex=False)
+    process = start_process(
+        _serve,
+        (host, port, fault_rate, fault_seed, hook_url, child),
         name="local-cloud-aws",
-        daemon=True,
+        zygote=get_zygote("emulation", PRELOAD, sys.path),
     )
-    process.start()
     child.close()
     if not parent.poll(READY_TIMEOUT_S):
         process.kill()

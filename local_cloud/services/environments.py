@@ -1,13 +1,20 @@
 """Lambda execution environments: one long-lived process per warm environment.
 
-Each environment is a `multiprocessing` spawn child that does what the Lambda Python runtime
-does: it sets the function's environment *before* importing anything of the function, puts
-the code directory and each layer's ``python`` directory on ``sys.path`` (and nothing of the
+Each environment is a child process that does what the Lambda Python runtime does: it sets
+the function's environment *before* importing anything of the function, puts the code
+directory and each layer's ``python`` directory on ``sys.path`` (and nothing of the
 runner's project), imports the handler module once (the init phase), then takes events over
 a pipe and answers with the JSON-serialized result or the error. Two functions that both
 have a module called ``handler`` or different environment variables can therefore never see
 each other's modules or os.environ. A timed-out environment is killed; the next invoke gets a
 fresh one (a cold start), as on Lambda.
+
+The process is forked from a zygote (services/zygote.py) that has imported what the Lambda
+Python runtime provides (boto3, botocore and their dependencies; ``PRELOAD``) and this
+module, and nothing of any function or layer: a fresh interpreter importing them again was
+most of a cold start here. A function whose code or layers bring their own copy of a
+package the zygote has imported (a ``boto3/`` of its own) must import that copy, as on
+Lambda, so it is spawned as a fresh interpreter instead.
 
 This module is imported by the child: keep its imports to the standard library.
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import multiprocessing
@@ -35,10 +43,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_cloud.services.zygote import ChildProcess, Zygote, get_zygote, start_process
+
 INIT_TIMEOUT_S = 30.0  # Lambda allows 10 s; a cold spawn here imports boto3 and friends
 # Lambda's synchronous payload quotas (Invoke API reference): 6 MB in, 6 MB (+100 bytes) out
 MAX_REQUEST_PAYLOAD = 6 * 1024 * 1024
 MAX_RESPONSE_PAYLOAD = 6 * 1024 * 1024 + 100
+# What the environments' zygote imports: the runtime's boto3 (with the modules a DynamoDB
+# resource and an S3 client import on first use) and this module. Never function code.
+PRELOAD = (
+    "boto3",
+    "boto3.dynamodb.conditions",
+    "boto3.dynamodb.transform",
+    "boto3.dynamodb.types",
+    "boto3.s3.inject",
+    "boto3.s3.transfer",
+    "local_cloud.services.environments",
+)
+_RUNNER_ROOT = os.path.abspath(Path(__file__).parents[2])  # where local_cloud is (put last)
 
 
 @dataclass(frozen=True)
@@ -98,7 +120,7 @@ def too_large(size: int) -> InvokeResult:
 
 
 # --------------------------------------------------------------------------------------
-# Child side (runs in the spawned process)
+# Child side (runs in the environment's process)
 # --------------------------------------------------------------------------------------
 class LambdaContext:
     """The context object the Python runtime passes to handlers."""
@@ -153,6 +175,39 @@ def _layer_paths(layer_dir: str) -> list[str]:
     return [str(c) for c in candidates if c.is_dir()]
 
 
+def _function_paths(spec: FunctionSpec) -> list[str]:
+    """What the function adds to sys.path: its code, then its layers."""
+    return [spec.code_dir] + [p for layer in spec.layer_dirs for p in _layer_paths(layer)]
+
+
+def shipped_top_level(spec: FunctionSpec) -> set[str]:
+    """The top-level module and package names the function's code and layers provide
+    (every directory counts: a namespace portion too, to be safe)."""
+    suffixes = importlib.machinery.all_suffixes()
+    names: set[str] = set()
+    for path in _function_paths(spec):
+        with contextlib.suppress(OSError), os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    names.add(entry.name)
+                    continue
+                for suffix in suffixes:
+                    if entry.name.endswith(suffix):
+                        names.add(entry.name[: -len(suffix)].partition(".")[0])
+                        break
+    return names
+
+
+def environment_zygote(spec: FunctionSpec) -> Zygote | None:
+    """The zygote this function's environments fork from; None when it must be spawned:
+    its code or a layer ships a package the zygote has imported (boto3 of its own, say),
+    or zygotes are off here."""
+    zygote = get_zygote("environments", PRELOAD, [*_runtime_paths(), _RUNNER_ROOT])
+    if zygote is None or zygote.preloaded & shipped_top_level(spec):
+        return None
+    return zygote
+
+
 def _redirect_output(log_path: str) -> None:
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
@@ -184,11 +239,7 @@ def run_environment(
         _redirect_output(spec.log_path)
     os.environ.clear()
     os.environ.update(spec.environment)
-    sys.path[:] = (
-        [spec.code_dir]
-        + [p for layer in spec.layer_dirs for p in _layer_paths(layer)]
-        + _runtime_paths()
-    )
+    sys.path[:] = _function_paths(spec) + _runtime_paths()
     os.chdir(spec.code_dir)
     try:
         handler = _load_handler(spec)
@@ -241,8 +292,7 @@ class ExecutionEnvironment:
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
-        self._ctx = multiprocessing.get_context("spawn")
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: ChildProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self.init_error: dict[str, Any] | None = None
 
@@ -251,15 +301,15 @@ class ExecutionEnvironment:
         return self._process is not None and self._process.is_alive()
 
     def start(self) -> bool:
-        """Spawn and run the init phase; False (with init_error set) if init failed."""
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(
-            target=run_environment,
-            args=(self.spec, child),
+        """Start the process and run the init phase; False (with init_error set) if init
+        failed."""
+        parent, child = multiprocessing.Pipe()
+        process = start_process(
+            run_environment,
+            (self.spec, child),
             name=f"lambda:{self.spec.name}",
-            daemon=True,
+            zygote=environment_zygote(self.spec),
         )
-        process.start()
         child.close()
         self._process, self._conn = process, parent
         if not parent.poll(INIT_TIMEOUT_S):
@@ -272,6 +322,9 @@ class ExecutionEnvironment:
         try:
             status, value = parent.recv()
         except EOFError:
+            # its pipe closes a moment before its exit code is known (a forked child's comes
+            # from the zygote): wait for it, briefly, so that the message has it
+            process.join(1.0)
             status, value = (
                 "init_error",
                 {
