@@ -172,7 +172,7 @@ def measure(
 
 
 def measure_in_process(lines: int, customers: int, threads: int) -> FileFigures:
-    """The file path against moto in this process (the ledger is not on the local cloud yet)."""
+    """The file path against moto in this process (the local cloud's figure is ``ledger_file``)."""
     data = make_file(lines, customers)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", config=client_config(max_pool_connections=32))

@@ -52,7 +52,8 @@ def run(assembly: Path, *, lines: int = LINES) -> Section:
         f"{figure.raw_items:,} items of the same shape went in by raw BatchWriteItem "
         f"({figure.raw_seconds:.1f} s). Then the mappings resumed and the aggregator, one "
         f"transaction per record on the emulation's one shard, wrote {figure.aggregated:,} "
-        f"postings in {figure.aggregator_seconds:g} s. tests/e2e/test_ledger.py puts the same "
-        "50,000-line file through and asserts every line is written; it times nothing.",
+        f"postings in {figure.aggregator_seconds:g} s. "
+        "tests/e2e/test_ledger_large_file.py puts the same 50,000-line file through and "
+        "asserts every line is written; it times nothing.",
     )
     return Section("Ledger file path", rows, notes)

@@ -10,15 +10,15 @@ incoming/ of the files bucket, timed from the end of the upload to the object re
 processed/ (S3 -> EventBridge -> the files function: streaming, validation, BatchWriteItem
 on its writer threads, customer upserts, the move).
 
-``run_large_file`` (tests/e2e/test_ledger.py) then resumes the mappings and waits for the
-aggregator's first postings: every line was written and the file's stream reaches the
-aggregator. ``measure_file_throughput`` (``make bench``) also measures, with the mappings
-still paused:
+``run_large_file`` (tests/e2e/test_ledger_large_file.py) then resumes the mappings and
+waits for the aggregator's first postings: every line was written and the file's stream
+reaches the aggregator. ``measure_file_throughput`` (``make bench``) also measures, with
+the mappings still paused:
 
-2. raw BatchWriteItem: as many items of the same shape, 25 per call, from this process
+1. raw BatchWriteItem: as many items of the same shape, 25 per call, from this process
    on as many threads as the function writes with (its ``FILE_WRITER_THREADS``), into a
    scratch table keyed and streamed like the transactions table;
-3. then the mappings resume and, for ``aggregator_window_s``, the aggregator works
+2. then the mappings resume and, for ``aggregator_window_s``, the aggregator works
    through the file's stream: its records per second (postings written), for the
    totals' lag behind a large file.
 
