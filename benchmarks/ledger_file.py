@@ -13,6 +13,7 @@ for a fixed window: its postings per second, against the same raw rate.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from benchmarks.report import Figure, Row, Section
@@ -23,7 +24,10 @@ AGGREGATOR_WINDOW_S = 15.0
 
 
 def run(assembly: Path, *, lines: int = LINES) -> Section:
-    figure = measure_file_throughput(assembly, lines=lines, aggregator_window_s=AGGREGATOR_WINDOW_S)
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:  # the functions' logs
+        figure = measure_file_throughput(
+            assembly, lines=lines, aggregator_window_s=AGGREGATOR_WINDOW_S, log_dir=Path(tmp)
+        )
     if figure.lines_accepted != figure.lines:
         raise RuntimeError(f"{figure.lines_accepted} of {figure.lines} lines written")
     floor_what = f"raw BatchWriteItem, 25 per call, {figure.raw_threads} threads, same emulator"
