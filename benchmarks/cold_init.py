@@ -214,6 +214,23 @@ def commands_for(
     )
 
 
+def compiling(function: Function, command: Command, lambdas: Path, work: Path) -> Command:
+    """``command`` as Lambda runs it: the function's code and the shared layer copied
+    without bytecode caches, and none written (the assets ship no ``.pyc``; /var/task and
+    /opt are read-only), so every module of its own compiles at import."""
+    staged = work / f"compiling-{function.name}"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(lambdas / function.code, staged / "task", ignore=ignore)
+    shutil.copytree(lambdas / "shared" / "python", staged / "layer", ignore=ignore)
+    environment = {
+        **command.environment,
+        "LAMBDA_TASK_ROOT": str(staged / "task"),
+        "PYTHONPATH": f"{staged / 'task'}{os.pathsep}{staged / 'layer'}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return Command(f"{command.name}-compiling", command.code, environment)
+
+
 @contextmanager
 def source_tree(ref: str) -> Iterator[Path]:
     """``lambdas/`` as it was at git ``ref``, in a temporary directory."""
@@ -350,8 +367,16 @@ def run(*, rounds: int = 3, values: int = 3, baseline: str | None = None) -> Sec
             for f, (floor, _) in zip(functions, pairs, strict=True)
             if (command := frozen_floor(f, floor)) is not None
         }
+        compiled = {
+            f.name: compiling(f, command, lambdas, work)
+            for f, (_, command) in zip(functions, pairs, strict=True)
+            if f.clients
+        }
         commands = (
-            [c for pair in pairs for c in pair] + list(frozen.values()) + list(before.values())
+            [c for pair in pairs for c in pair]
+            + list(frozen.values())
+            + list(compiled.values())
+            + list(before.values())
         )
         values_by_name = time_rounds(python, commands, work, rounds=rounds, values=values)
         attribution = {
@@ -407,6 +432,19 @@ def run(*, rounds: int = 3, values: int = 3, baseline: str | None = None) -> Sec
                 floor_what=f"`{function.frozen_floor_code}`",
             )
         )
+    for function, (floor, _) in zip(functions, pairs, strict=True):
+        compiled_command = compiled.get(function.name)
+        if compiled_command is not None:
+            rows.append(
+                Row(
+                    section="cold init",
+                    what=f"{function.name}: the same, its own modules compiled at import "
+                    "(as on Lambda: the assets ship no bytecode)",
+                    measured=Figure(_median(values_by_name[compiled_command.name])),
+                    floor=Figure(_median(values_by_name[floor.name])),
+                    floor_what=function.floor_text,
+                )
+            )
     notes = [
         "CPU time (user + system) of a fresh `.venv-lambda` interpreter per value (boto3, "
         "Powertools and pydantic at the pinned versions, nothing else; the functions no "
@@ -416,9 +454,12 @@ def run(*, rounds: int = 3, values: int = 3, baseline: str | None = None) -> Sec
         "floor imports boto3 and creates the clients the function creates, with defaults; "
         "the edge's floor is a bare interpreter. The handlers call `gc.freeze()` once their "
         "imports are done (orders_core.startup); the second row of each function compares "
-        "it with a floor that does the same. Bytecode caches exist for every module on "
-        "both sides (on Lambda the layer is read-only and ships none: its modules compile at "
-        "every cold start).",
+        "it with a floor that does the same. In the first two rows bytecode caches exist "
+        "for every module on both sides; on Lambda the function's code and the layer are "
+        "read-only and ship none, so their modules compile at every cold start: the third "
+        "row of each function measures that (a copy without caches, "
+        "`PYTHONDONTWRITEBYTECODE=1`; the installed packages, boto3 and Powertools, keep "
+        "theirs on both sides).",
         "Where each function's extra import time goes (one `-X importtime` run, self time "
         "of the modules its floor does not load): "
         + "; ".join(f"{name}: {shares}" for name, shares in attribution.items())
