@@ -405,46 +405,35 @@ def run(*, rounds: int = 3, values: int = 3, baseline: str | None = None) -> Sec
                 ),
             )
         )
+
+    def against(what: str, measured: Command, floor: Command, floor_what: str) -> Row:
+        return Row(
+            section="cold init",
+            what=what,
+            measured=Figure(_median(values_by_name[measured.name])),
+            floor=Figure(_median(values_by_name[floor.name])),
+            floor_what=floor_what,
+        )
+
     issue_floor = {f.name: (f, floor) for f, (floor, _) in zip(functions, pairs, strict=True)}.get(
         ISSUE_FLOOR_OF
     )
     for function, (_, command) in zip(functions, pairs, strict=True):
         frozen_command = frozen.get(function.name)
-        if frozen_command is None:
-            if issue_floor is not None:
-                rows.append(
-                    Row(
-                        section="cold init",
-                        what=f"{function.name}: the same, against the functions' floor "
-                        "(it calls no AWS API)",
-                        measured=Figure(_median(values_by_name[command.name])),
-                        floor=Figure(_median(values_by_name[issue_floor[1].name])),
-                        floor_what=issue_floor[0].floor_text,
-                    )
-                )
-            continue
-        rows.append(
-            Row(
-                section="cold init",
-                what=f"{function.name}: the same, against a floor that also freezes",
-                measured=Figure(_median(values_by_name[command.name])),
-                floor=Figure(_median(values_by_name[frozen_command.name])),
-                floor_what=f"`{function.frozen_floor_code}`",
-            )
-        )
+        if frozen_command is not None:
+            what = f"{function.name}: the same, against a floor that also freezes"
+            rows.append(against(what, command, frozen_command, f"`{function.frozen_floor_code}`"))
+        elif issue_floor is not None:
+            what = f"{function.name}: the same, against the functions' floor (it calls no AWS API)"
+            rows.append(against(what, command, issue_floor[1], issue_floor[0].floor_text))
     for function, (floor, _) in zip(functions, pairs, strict=True):
         compiled_command = compiled.get(function.name)
         if compiled_command is not None:
-            rows.append(
-                Row(
-                    section="cold init",
-                    what=f"{function.name}: the same, its own modules compiled at import "
-                    "(as on Lambda: the assets ship no bytecode)",
-                    measured=Figure(_median(values_by_name[compiled_command.name])),
-                    floor=Figure(_median(values_by_name[floor.name])),
-                    floor_what=function.floor_text,
-                )
+            what = (
+                f"{function.name}: the same, its own modules compiled at import "
+                "(as on Lambda: the assets ship no bytecode)"
             )
+            rows.append(against(what, compiled_command, floor, function.floor_text))
     notes = [
         "CPU time (user + system) of a fresh `.venv-lambda` interpreter per value (boto3, "
         "Powertools and pydantic at the pinned versions, nothing else; the functions no "
