@@ -63,6 +63,7 @@ PRELOAD = (
     "moto.sns.models",
     "moto.sqs.models",
     "moto.sqs.responses",
+    "local_cloud.services.moto_models",  # parses the emulated services' models, once
 )
 
 

@@ -223,3 +223,13 @@ def test_emulations_are_forked_with_fresh_state_and_their_own_random_ids():
     zygote.start(targets.count_moto_backends, (child,), "count").join(30)
     child.close()
     assert parent.recv() == 0
+
+
+def test_emulations_start_with_the_emulated_services_models_parsed():
+    zygote = get_zygote("emulation", emulation.PRELOAD, sys.path)
+    assert zygote is not None
+    parent, child = multiprocessing.Pipe()
+    zygote.start(targets.parsed_service_models, (child,), "models").join(30)
+    child.close()
+    parsed, services = parent.recv()
+    assert parsed == services  # the zygote parsed them; the child has not had to

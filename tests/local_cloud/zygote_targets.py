@@ -46,3 +46,15 @@ def count_moto_backends(conn: Connection) -> None:
     from moto.core.base_backend import BackendDict  # noqa: PLC0415 - emulation zygote only
 
     conn.send(len(BackendDict._instances))
+
+
+def parsed_service_models(conn: Connection) -> None:
+    """(the services moto had parsed a model of when this child started, those the zygote
+    was to parse): counted before the module is imported here, where a zygote that had
+    not imported it would only now parse them."""
+    from moto.core.utils import get_service_model  # noqa: PLC0415 - emulation zygote only
+
+    parsed = get_service_model.cache_info().currsize
+    from local_cloud.services import moto_models  # noqa: PLC0415
+
+    conn.send((parsed, len(moto_models.SERVICES)))
