@@ -43,6 +43,7 @@ PRELOAD = (
     "local_cloud.services.custom_resources",
     "local_cloud.services.evaluate",
     "local_cloud.services.faults",
+    "local_cloud.services.keepalive",
     "local_cloud.services.moto_patches",
     "moto.awslambda.models",
     "moto.awslambda.responses",
@@ -84,6 +85,8 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
+        from local_cloud.services.keepalive import keep_alive  # noqa: PLC0415
+
         mock_random.seed()  # seeded at import: in the zygote, once for every emulation
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call is noise
         # skipped types are reported in the banner instead; crashes still print a traceback
@@ -92,7 +95,8 @@ def _serve(  # noqa: PLR0917 - a multiprocessing target takes its args positiona
         apply_moto_patches(hook_url)
         moto_app = CustomResourceAnswers(DomainDispatcherApplication(create_backend_app))
         app = FaultInjector(Evaluator(Control(moto_app)), fault_rate, fault_seed)
-        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        handler = keep_alive(MotoRequestHandler)  # one connection for many calls
+        server = make_server(host, port, app, threaded=True, request_handler=handler)
         answer_custom_resources_here(host, server.server_port)
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
