@@ -9,6 +9,7 @@ parsing about a dozen models again (EC2's alone is tens of milliseconds); nothin
 is created here: no backend, no state.
 """
 
+from botocore.exceptions import BotoCoreError
 from moto.core.base_backend import AccountSpecificBackend
 from moto.core.utils import get_service_model
 
@@ -33,11 +34,15 @@ SERVICES = (
 
 
 def parse_models() -> None:
-    session = AccountSpecificBackend.get_session()
     for service in SERVICES:
         get_service_model(service)
-        for partition in session.get_available_partitions():
-            session.get_available_regions(service, partition_name=partition)
+    try:  # the session reads the profile: a missing AWS_PROFILE fails here, not later
+        session = AccountSpecificBackend.get_session()
+        for service in SERVICES:
+            for partition in session.get_available_partitions():
+                session.get_available_regions(service, partition_name=partition)
+    except BotoCoreError:
+        AccountSpecificBackend.get_session.cache_clear()  # each emulation makes its own
 
 
 parse_models()
