@@ -38,8 +38,9 @@ def parse_models() -> None:
         get_service_model(service)
     try:  # the session reads the profile: a missing AWS_PROFILE fails here, not later
         session = AccountSpecificBackend.get_session()
+        partitions = session.get_available_partitions()
         for service in SERVICES:
-            for partition in session.get_available_partitions():
+            for partition in partitions:
                 session.get_available_regions(service, partition_name=partition)
     except BotoCoreError:
         AccountSpecificBackend.get_session.cache_clear()  # each emulation makes its own

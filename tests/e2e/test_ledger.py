@@ -526,6 +526,3 @@ def test_under_30_percent_write_faults_nothing_is_lost_no_total_is_off_and_no_fa
     assert figures["writes_throttled"] > 0
     assert figures["file_write_retries"] > 0
     assert figures["ledger_throttle_retries"] > 0
-
-
-# -- the closing note's figure -------------------------------------------------------------
